@@ -17,6 +17,7 @@ helper that stage boundaries call to verify that a raster is on the grid.
 from __future__ import annotations
 
 import math
+import re
 from typing import Any, Iterator, Literal
 
 from odc.geo import CRS
@@ -73,13 +74,10 @@ def tile_id(col: int, row: int) -> str:
 
 def parse_tile_id(tid: str) -> tuple[int, int]:
     """Inverse of :func:`tile_id`: ``"x03y07" -> (3, 7)``."""
-    try:
-        if tid[0] != "x" or "y" not in tid:
-            raise ValueError
-        col_s, row_s = tid[1:].split("y")
-        col, row = int(col_s), int(row_s)
-    except (ValueError, IndexError):
-        raise AOIError(f"tile id {tid!r} is not of the form 'x03y07'; list valid ids with grid.tile_ids()") from None
+    m = re.fullmatch(r"x(\d{2})y(\d{2})", tid)
+    if m is None:
+        raise AOIError(f"tile id {tid!r} is not of the form 'x03y07'; list valid ids with grid.tile_ids()")
+    col, row = int(m.group(1)), int(m.group(2))
     ny, nx = GRID_SHAPE[0] // TILE_PX, GRID_SHAPE[1] // TILE_PX
     if not (0 <= col < nx and 0 <= row < ny):
         raise AOIError(f"tile id {tid!r} is outside the regency grid (cols 0-{nx - 1}, rows 0-{ny - 1})")
