@@ -1,0 +1,102 @@
+"""Settings of the sites layer, loaded from ``data/config/sites.toml``.
+
+One frozen dataclass per concern (vectorising, matching, lifecycle,
+verification, priority) and :class:`SitesConfig` holding them all.  The
+defaults equal the shipped TOML, so ``SitesConfig()`` is the default setup.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import CONFIG_DIR, load_dataclass
+
+__all__ = [
+    "DEFAULT_SITES_TOML",
+    "LifecycleConfig",
+    "MatchingConfig",
+    "PolygonizeConfig",
+    "PriorityConfig",
+    "SitesConfig",
+    "VerificationConfig",
+    "load_sites_config",
+]
+
+DEFAULT_SITES_TOML = CONFIG_DIR / "sites.toml"
+
+
+@dataclass(frozen=True)
+class PolygonizeConfig:
+    """Vectorising the evidence raster (see :mod:`.polygonize`)."""
+
+    min_confidence: int = 2
+    mmu_ha: float = 0.1
+    simplify_m: float = 5.0
+    evidence_min_delta: float = 0.05
+
+
+@dataclass(frozen=True)
+class MatchingConfig:
+    """Matching this week's polygons to registry sites (see :mod:`.matching`)."""
+
+    min_overlap: float = 0.3
+
+
+@dataclass(frozen=True)
+class LifecycleConfig:
+    """Status transitions (see :mod:`.lifecycle`)."""
+
+    growth_factor: float = 1.2
+    inactive_weeks: int = 4
+    rehab_d_ndvi: float = -0.05
+    max_obs_dates: int = 20
+
+
+@dataclass(frozen=True)
+class VerificationConfig:
+    """Effect of field verification on alerts."""
+
+    suppress_growth_factor: float = 1.5
+
+
+@dataclass(frozen=True)
+class PriorityConfig:
+    """Weights and scales of the priority score (see :mod:`.priority`)."""
+
+    w_growth: float = 20.0
+    w_size: float = 15.0
+    w_water: float = 20.0
+    w_settlement: float = 10.0
+    w_forest: float = 10.0
+    w_recurrence: float = 10.0
+    w_confidence: float = 10.0
+    w_outside_permit: float = 5.0
+    growth_saturation: float = 1.0
+    size_saturation_ha: float = 5.0
+    water_scale_m: float = 1000.0
+    settlement_scale_m: float = 2000.0
+    inactive_factor: float = 0.3
+    permit_factor: float = 0.3
+
+
+@dataclass(frozen=True)
+class SitesConfig:
+    """All settings of the sites layer."""
+
+    polygonize: PolygonizeConfig = field(default_factory=PolygonizeConfig)
+    matching: MatchingConfig = field(default_factory=MatchingConfig)
+    lifecycle: LifecycleConfig = field(default_factory=LifecycleConfig)
+    verification: VerificationConfig = field(default_factory=VerificationConfig)
+    priority: PriorityConfig = field(default_factory=PriorityConfig)
+
+
+def load_sites_config(path: str | Path = DEFAULT_SITES_TOML) -> SitesConfig:
+    """Load :class:`SitesConfig` from a TOML file (default: the shipped one).
+
+    Raises
+    ------
+    ConfigError
+        Unknown or mistyped keys, naming the file and key.
+    """
+    return load_dataclass(SitesConfig, path)

@@ -1,0 +1,259 @@
+"""The weekly state update of the registry, as pure functions over DataFrames.
+
+:func:`step` takes the current site table and this week's attributed
+polygons and returns the new site table and the observation rows; the
+registry (:mod:`.registry`) only reads and writes.  :func:`refresh` re-applies
+the verification-derived fields (``verification``, ``suppressed``,
+``recurrence``, legality override, priority) and is also used right after a
+verification import.
+
+Verification effects:
+
+* latest outcome ``false_positive`` -> ``suppressed`` while ``area_ha <=
+  suppress_growth_factor x`` the site's area at verification time;
+* latest outcome ``legal`` -> ``legality = "dalam_izin"`` (field finding);
+* latest outcome ``acted_on`` -> ``recurrence`` is reset, and new activity
+  observed after the visit makes the site ``aktif_kembali`` with the
+  recurrence weight added to its priority (see :mod:`.lifecycle`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .lifecycle import next_status, week_bounds
+from .matching import match_sites
+from .params import SitesConfig
+from .priority import priority_ranks, priority_scores
+from .schema import SITE_COLUMNS
+
+__all__ = ["WeekResult", "empty_state", "format_site_id", "refresh", "site_number", "step"]
+
+_COLS = [c for c, _ in SITE_COLUMNS]
+_CARRY = ("kecamatan", "kode_kemendagri_kec", "kode_bps_kec", "desa", "kode_desa", "lat", "lon", "lat_dms",
+          "lon_dms", "dist_water_m", "dist_road_m", "dist_settlement_m", "legality", "legality_detail",
+          "evidence", "d_ndvi", "d_bsi", "d_mndwi", "d_ndti")
+
+
+@dataclass(frozen=True)
+class WeekResult:
+    """Output of :func:`step`: new ``sites`` state, ``observations`` rows, next id and counts."""
+
+    sites: pd.DataFrame
+    observations: pd.DataFrame
+    next_id: int
+    counts: dict[str, int]
+
+
+def format_site_id(n: int) -> str:
+    """``123 -> "SRL-PETI-000123"``."""
+    return f"SRL-PETI-{n:06d}"
+
+
+def site_number(site_id: str) -> int:
+    """``"SRL-PETI-000123" -> 123``."""
+    return int(str(site_id).rsplit("-", 1)[-1])
+
+
+def empty_state() -> pd.DataFrame:
+    """An empty site table (all columns plus ``geometry``)."""
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in [*_COLS, "geometry"]})
+
+
+def _get(row: Mapping[str, Any], key: str, default: Any = None) -> Any:
+    v = row.get(key, default)
+    if v is None or (isinstance(v, float) and np.isnan(v) and default is not None):
+        return default
+    return v
+
+
+def _merge_dates(a: str, b: str, keep: int) -> str:
+    dates = sorted({d for d in f"{a or ''},{b or ''}".split(",") if d})
+    return ",".join(dates[-keep:])
+
+
+def _detected_record(prev: Mapping[str, Any] | None, p: Mapping[str, Any], sid: str, parent: str | None,
+                     week: str, cfg: SitesConfig, latest: Mapping[str, Any] | None) -> dict[str, Any]:
+    week_end = week_bounds(week)[1].isoformat()
+    obs = _get(p, "last_detected", "") or week_end
+    area = float(p["area_ha"])
+    base = dict(prev) if prev is not None else {}
+    if prev is None or parent is not None:
+        first = _get(p, "first_detected", "") or obs
+        status, ratio = "baru", 1.0
+        if parent is not None and prev is not None:
+            first = prev.get("first_seen") or first
+            active = obs > (prev.get("last_seen") or "")
+            status = next_status(prev["status"], active=active, grown=False, recurrence=False,
+                                 recovering=False, inactive=False)
+        rec = {"site_id": sid, "status": status, "first_seen": first, "last_seen": obs, "prev_area_ha": area,
+               "max_area_ha": area, "growth": ratio, "recurrence": 0, "parent_id": parent, "obs_dates": "",
+               "merged_ids": "", "merged_into": None, "verification": "", "verification_date": "",
+               "verified_area_ha": None, "suppressed": 0}
+    else:
+        prev_area = float(_get(prev, "area_ha", 0.0) or 0.0)
+        ratio = area / prev_area if prev_area > 0 else 1.0
+        grown = ratio > cfg.lifecycle.growth_factor
+        active = obs > (prev.get("last_seen") or "") or grown
+        acted = latest is not None and latest.get("outcome") == "acted_on"
+        visit = str(latest.get("date")) if latest is not None else ""
+        recurrence = bool(active and acted and obs > visit and not _get(prev, "recurrence", 0))
+        last = prev.get("last_seen") or ""
+        inactive = (not active) and (dt.date.fromisoformat(week_end) - dt.date.fromisoformat(last)).days \
+            >= 7 * cfg.lifecycle.inactive_weeks if last else False
+        status = next_status(prev["status"], active=active, grown=grown, recurrence=recurrence,
+                             recovering=False, inactive=inactive)
+        rec = {"status": status, "prev_area_ha": prev_area, "growth": ratio,
+               "last_seen": max(last, obs) if active else last,
+               "max_area_ha": max(area, float(_get(prev, "max_area_ha", 0.0) or 0.0)),
+               "recurrence": 1 if recurrence else int(_get(prev, "recurrence", 0) or 0)}
+    base.update(rec)
+    base.update({k: p.get(k) for k in _CARRY if k in p})
+    base.update(site_id=sid, geometry=p["geometry"], area_ha=area, last_week=week,
+                confidence=int(_get(p, "confidence", 0) or 0), n_confirm=int(_get(p, "n_confirm", 0) or 0),
+                kinds=int(_get(p, "kinds", 0) or 0), footprint_d_ndvi=p.get("d_ndvi"),
+                obs_dates=_merge_dates(base.get("obs_dates", ""), _get(p, "obs_dates", "") or obs,
+                                       cfg.lifecycle.max_obs_dates))
+    return base
+
+
+def _undetected_record(prev: Mapping[str, Any], week: str, cfg: SitesConfig, fstats: pd.DataFrame | None,
+                       recovery: Mapping[str, bool] | None) -> dict[str, Any]:
+    rec = dict(prev)
+    sid = rec["site_id"]
+    week_end = week_bounds(week)[1]
+    fs = fstats.loc[sid] if fstats is not None and sid in fstats.index else None
+    if fs is not None:
+        rec["footprint_d_ndvi"] = float(fs["d_ndvi"])
+    if recovery is not None and sid in recovery:
+        recovering = bool(recovery[sid])
+    else:
+        recovering = bool(fs is not None and np.isfinite(fs["d_ndvi"])
+                          and fs["d_ndvi"] >= cfg.lifecycle.rehab_d_ndvi
+                          and fs["confidence"] < cfg.polygonize.min_confidence)
+    last = rec.get("last_seen") or ""
+    inactive = bool(last) and (week_end - dt.date.fromisoformat(last)).days >= 7 * cfg.lifecycle.inactive_weeks
+    rec["status"] = next_status(rec["status"], active=False, grown=False, recurrence=False,
+                                recovering=recovering, inactive=inactive)
+    rec["growth"] = 0.0
+    return rec
+
+
+def refresh(sites: pd.DataFrame, verifications: pd.DataFrame, cfg: SitesConfig) -> pd.DataFrame:
+    """Re-derive verification fields and priority of ``sites`` (returns a new frame).
+
+    ``verifications`` has columns ``site_id, date, outcome, site_area_ha`` (all
+    rows; the latest per site by ``date`` then insertion order is used).
+    """
+    df = sites.copy()
+    if len(verifications):
+        latest = verifications.reset_index(drop=True).reset_index().sort_values(["date", "index"])
+        latest = latest.groupby("site_id").last()
+        lat = latest.reindex(df["site_id"].values)
+        has = lat["outcome"].notna().to_numpy()
+        df["verification"] = np.where(has, lat["outcome"].fillna("").values, "")
+        df["verification_date"] = np.where(has, lat["date"].fillna("").values, "")
+        df["verified_area_ha"] = np.where(has, lat["site_area_ha"].values, np.nan)
+        legal = (df["verification"] == "legal").to_numpy()
+        df.loc[legal, "legality"] = "dalam_izin"
+        df.loc[legal, "legality_detail"] = "verifikasi lapangan " + df.loc[legal, "verification_date"].astype(str)
+        acted = ((df["verification"] == "acted_on") & (df["verification_date"] >= df["last_seen"].fillna(""))
+                 ).to_numpy()
+        df.loc[acted, "recurrence"] = 0
+    for c, v in (("verification", ""), ("verification_date", ""), ("recurrence", 0)):
+        df[c] = df[c].fillna(v) if c in df else v
+    area = pd.to_numeric(df["area_ha"], errors="coerce").to_numpy(dtype=float)
+    vfy = pd.to_numeric(df.get("verified_area_ha"), errors="coerce").to_numpy(dtype=float)
+    fp = (df["verification"] == "false_positive").to_numpy()
+    with np.errstate(invalid="ignore"):
+        df["suppressed"] = (fp & ~(area > vfy * cfg.verification.suppress_growth_factor)).astype(int)
+    live = df["merged_into"].isna().to_numpy() | (df["merged_into"] == "").to_numpy()
+    prio = priority_scores(df, cfg.priority)
+    df["priority"] = np.where(live, prio, 0.0)
+    ranks = np.zeros(len(df), dtype="int64")
+    if live.any():
+        ranks[live] = priority_ranks(prio[live], df["site_id"].to_numpy()[live])
+    df["priority_rank"] = ranks
+    return df
+
+
+def step(state: pd.DataFrame, polygons: pd.DataFrame, week: str, next_id: int, cfg: SitesConfig, *,
+         verifications: pd.DataFrame | None = None, footprint_stats: pd.DataFrame | None = None,
+         recovery: Mapping[str, bool] | None = None) -> WeekResult:
+    """Advance the site table by one week (matching, ids, lifecycle, verification, priority).
+
+    Parameters
+    ----------
+    state
+        Current site table (all rows, retired ones included), with ``geometry``.
+    polygons
+        This week's attributed polygons (``area_ha``, ``geometry`` EPSG:32748, and
+        the optional columns of :func:`.attributes.attribute_sites`).
+    week
+        ISO week ``YYYY-Www``.
+    next_id
+        Next free site number (ids are never reused).
+    verifications
+        All verification rows (``site_id, date, outcome, site_area_ha``).
+    footprint_stats, recovery
+        Rehabilitation signal per site id (see :mod:`.lifecycle`).
+    """
+    verifs = verifications if verifications is not None else pd.DataFrame(
+        columns=["site_id", "date", "outcome", "site_area_ha"])
+    retired = state["merged_into"].notna() & (state["merged_into"] != "")
+    live = state[~retired]
+    prev_by_id = {r["site_id"]: r for r in live.to_dict("records")}
+    latest = {}
+    if len(verifs):
+        for r in verifs.reset_index(drop=True).reset_index().sort_values(["date", "index"]).to_dict("records"):
+            latest[r["site_id"]] = r
+    m = match_sites(list(live["site_id"]), live["geometry"].to_numpy(), list(live["first_seen"].fillna("")),
+                    polygons.geometry.to_numpy() if len(polygons) else np.zeros(0, dtype=object),
+                    cfg.matching.min_overlap)
+    ids: list[str] = []
+    for sid in m.site_ids:
+        if sid is None:
+            sid, next_id = format_site_id(next_id), next_id + 1
+        ids.append(sid)
+    records: dict[str, dict[str, Any]] = {}
+    events: dict[str, str] = {}
+    merged_into = {old: ids[i] for old, i in m.merged.items()}
+    for i, p in enumerate(polygons.to_dict("records")):
+        sid, parent = ids[i], m.parent_ids[i]
+        prev = prev_by_id.get(parent if parent is not None else sid)
+        records[sid] = _detected_record(prev, p, sid, parent, week, cfg, latest.get(sid))
+        events[sid] = "split" if parent else ("new" if prev is None else "continue")
+    for old, new in sorted(merged_into.items()):
+        rec = records[new]
+        rec["merged_ids"] = ",".join(sorted({*filter(None, str(rec.get("merged_ids") or "").split(",")), old}))
+        events[new] = "merge"
+    for sid, prev in prev_by_id.items():
+        if sid in records:
+            continue
+        if sid in merged_into:
+            records[sid] = {**prev, "merged_into": merged_into[sid], "growth": 0.0}
+            events[sid] = "merged_into"
+        else:
+            records[sid] = _undetected_record(prev, week, cfg, footprint_stats, recovery)
+            if records[sid]["status"] != prev["status"]:
+                events[sid] = "status"
+    out = pd.concat([state[retired], pd.DataFrame(list(records.values()))], ignore_index=True)
+    out = out.reindex(columns=[*_COLS, "geometry"])
+    out = out.assign(_n=out["site_id"].map(site_number)).sort_values("_n").drop(columns="_n")
+    out = refresh(out.reset_index(drop=True), verifs, cfg)
+    obs = out[out["site_id"].isin(list(events))].copy()
+    obs["event"] = obs["site_id"].map(events)
+    obs["detected"] = obs["event"].isin(["new", "continue", "split", "merge"]).astype(int)
+    obs["week"] = week
+    obs["last_detected"] = [records[s].get("last_seen") if d else None for s, d in zip(
+        obs["site_id"], obs["detected"], strict=True)]
+    counts = {"n_polygons": len(polygons), "n_new": sum(e == "new" for e in events.values()),
+              "n_merged": len(merged_into), "n_split": sum(e == "split" for e in events.values()),
+              "n_sites": int((~(out["merged_into"].notna() & (out["merged_into"] != ""))).sum())}
+    return WeekResult(sites=out, observations=obs.reset_index(drop=True), next_id=next_id, counts=counts)
