@@ -28,6 +28,7 @@ __all__ = [
     "SchemaVersionError",
     "VerificationImportError",
     "ExportError",
+    "LayerSchemaError",
     "PipelineError",
     "SarolangunGeoWarning",
     "FewClearObservationsWarning",
@@ -121,6 +122,10 @@ class ExportError(SarolangunGeoError, ValueError):
     """An export could not be produced (bad filter, format, or path)."""
 
 
+class LayerSchemaError(ExportError):
+    """A published layer does not match its schema or RFC 7946."""
+
+
 class PipelineError(SarolangunGeoError, RuntimeError):
     """A pipeline step failed."""
 
@@ -135,3 +140,10 @@ class FewClearObservationsWarning(SarolangunGeoWarning):
 
 class TileFailureWarning(SarolangunGeoWarning):
     """One tile of a larger job failed; the others went on."""
+
+
+class SitesInputError(SarolangunGeoError, ValueError):
+    """An input of the sites layer (evidence Dataset, sites or roads table) breaks its contract."""
+
+
+__all__.append("SitesInputError")
