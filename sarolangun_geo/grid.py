@@ -87,7 +87,9 @@ def parse_tile_id(tid: str) -> tuple[int, int]:
 def tile_geobox(tid: str) -> GeoBox:
     """``GeoBox`` of one canonical tile."""
     col, row = parse_tile_id(tid)
-    return regency_tiles()[row, col]
+    gbox = regency_tiles()[row, col]
+    assert isinstance(gbox, GeoBox)
+    return gbox
 
 
 def tile_ids() -> list[str]:

@@ -1,0 +1,174 @@
+"""The work of one canonical tile: a backfill or one week.
+
+These functions are the unit of parallelism and of checkpointing: each
+reads its inputs (imagery, the previous snapshot), computes with the
+synchronous dask scheduler (the parallelism is across tiles), writes its
+snapshot stores atomically and, last, its checkpoint.  They take one frozen
+:class:`TileJob` so that they can be shipped to dask.distributed workers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dask
+import numpy as np
+import pandas as pd
+import xarray as xr
+from odc.geo.xr import xr_zeros
+
+from .. import grid
+from ..baseline import baseline_stats, empty_state, read_state, reference_bands, update_state, write_state
+from ..change.mining import peti_evidence
+from ..change.params import load_detection_params
+from ..composites import weekly_composite, week_bounds
+from ..errors import BaselineError, NoItemsError
+from ..masking import clear_mask
+from ..sources import load_cube, resolve_source
+from .snapshots import mark_tile_done, tile_done
+
+__all__ = ["TileJob", "COMPOSITE_BANDS", "ROAD_STATS", "job_geobox", "run_backfill_tile", "run_week_tile"]
+
+#: Bands kept in the weekly composite store (true colour, SWIR false colour, indices).
+COMPOSITE_BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
+#: Baseline statistics stored with the week for road scoring across tiles.
+ROAD_STATS = ("ndvi_median", "ndvi_mad", "bsi_median", "bsi_mad", "mndwi_median", "mndwi_mad", "nir_median",
+              "swir16_median", "water_freq", "permanent_water")
+#: Acquisitions folded into the baseline per compute during a backfill.
+BACKFILL_BATCH = 6
+
+
+@dataclass(frozen=True)
+class TileJob:
+    """Everything a tile's unit of work needs (picklable)."""
+
+    tile: str
+    window: tuple[int, int, int, int]  # (row0, col0, row1, col1) of the tile's part of the AOI in the regency grid
+    label: str                   # the snapshot week written (YYYY-Www)
+    prev: str | None             # the snapshot week read (None for a backfill)
+    start: str                   # first acquisition day (inclusive)
+    end: str                     # last acquisition day (inclusive)
+    source: str                  # source spec for sources.resolve_source
+    source_kw: tuple[tuple[str, Any], ...]
+    state_dir: str
+    detection_toml: str
+
+
+def job_geobox(job: TileJob) -> Any:
+    """The tile's part of the AOI as a canonical sub-grid."""
+    r0, c0, r1, c1 = job.window
+    return grid.regency_geobox()[r0:r1, c0:c1]
+
+
+@functools.lru_cache(maxsize=8)
+def _source(spec: str, kw: tuple[tuple[str, Any], ...]) -> Any:
+    return resolve_source(spec, **dict(kw))
+
+
+def _load(job: TileJob, tbox: Any) -> xr.Dataset | None:
+    try:
+        return load_cube(tbox, job.start, job.end, _source(job.source, job.source_kw))
+    except NoItemsError:
+        return None
+
+
+def run_backfill_tile(job: TileJob) -> dict[str, Any]:
+    """Build one tile's baseline from the history ``job.start..job.end``.
+
+    Acquisitions are folded in batches of :data:`BACKFILL_BATCH`, computing in
+    between, so memory stays bounded by the state and one batch.
+    """
+    if tile_done(Path(job.state_dir), job.label, job.tile):
+        return {"tile": job.tile, "status": "skipped (done)"}
+    params = load_detection_params(job.detection_toml)
+    tbox = job_geobox(job)
+    state = empty_state(xr_zeros(tbox, dtype="uint8"), params.baseline)
+    cube = _load(job, tbox)
+    if cube is None:
+        raise NoItemsError(f"tile {job.tile}: no acquisitions between {job.start} and {job.end}; "
+                           "widen the backfill period")
+    n = cube.sizes["time"]
+    with dask.config.set(scheduler="sync"):
+        for i in range(0, n, BACKFILL_BATCH):
+            sub = cube.isel(time=slice(i, i + BACKFILL_BATCH))
+            ref = reference_bands(baseline_stats(state, params.baseline)) if i else None
+            clear = clear_mask(sub, params.masking, reference=ref)
+            state = update_state(state, sub, clear, params.baseline).compute()
+        write_state(state, job.state_dir, f"baseline/{job.label}")
+    n_clear = int(state["count"].sum())
+    info = {"tile": job.tile, "kind": "backfill", "acquisitions": n, "start": job.start, "end": job.end}
+    mark_tile_done(Path(job.state_dir), job.label, job.tile, info)
+    return {**info, "status": "ok", "clear_observations": n_clear}
+
+
+def _empty_week(tbox: Any) -> xr.Dataset:
+    """A cube with no acquisition, on the tile (the week had no imagery)."""
+    z = xr_zeros(tbox, dtype="float32")
+    shape = (0, *z.shape)
+    data = {b: (("time", "y", "x"), np.zeros(shape, "float32")) for b in COMPOSITE_BANDS}
+    data["scl"] = (("time", "y", "x"), np.zeros(shape, "uint8"))
+    return xr.Dataset(data, coords={"time": np.array([], "datetime64[ns]"), **z.coords})
+
+
+def _composite(cube: xr.Dataset, clear: xr.DataArray, tbox: Any) -> xr.Dataset:
+    if cube.sizes["time"] == 0:
+        z = xr_zeros(tbox, dtype="float32")
+        comp = xr.Dataset({b: z + np.float32("nan") for b in COMPOSITE_BANDS})
+        comp["n_clear"] = xr_zeros(tbox, dtype="uint16")
+        return comp
+    comp = weekly_composite(cube, clear, bands=COMPOSITE_BANDS).isel(week=0, drop=True)
+    return comp.drop_vars([c for c in comp.coords if c not in ("y", "x", "spatial_ref")])[
+        [*COMPOSITE_BANDS, "n_clear"]]
+
+
+def run_week_tile(job: TileJob) -> dict[str, Any]:
+    """One tile's week: evidence, composite, road evidence, and the baseline folded forward."""
+    sd = Path(job.state_dir)
+    if tile_done(sd, job.label, job.tile):
+        return {"tile": job.tile, "status": "skipped (done)"}
+    params = load_detection_params(job.detection_toml)
+    tbox = job_geobox(job)
+    base = read_state(sd, tbox, f"baseline/{job.prev}") if job.prev else None
+    if base is None:
+        raise BaselineError(f"tile {job.tile}: no baseline before {job.label}; run "
+                            "`sarolangun-geo backfill --start ... --end ...` first")
+    det_prev = read_state(sd, tbox, f"detection/{job.prev}")
+    monday, sunday = week_bounds(job.label)
+    mid = pd.Timestamp(monday + dt.timedelta(days=3))
+    with dask.config.set(scheduler="sync"):
+        stats = baseline_stats(base, params.baseline, when=mid).compute()
+        cube = _load(job, tbox)
+        cube = _empty_week(tbox) if cube is None else cube
+        clear = clear_mask(cube, params.masking, reference=reference_bands(stats))
+        if cube.sizes["time"]:  # read the week's pixels once; everything below reuses them
+            cube = cube.compute()
+            clear = clear.compute()
+        evidence = peti_evidence(cube, clear, stats, params, state=det_prev)
+        comp = _composite(cube, clear, tbox)
+        weekly = comp.assign({k: stats[k] for k in ROAD_STATS})
+        new_base = update_state(base, cube, clear, params.baseline, exclude=evidence["confidence"] > 0) \
+            if cube.sizes["time"] else base
+        evidence, weekly, new_base = dask.compute(evidence, weekly, new_base)
+    evidence.attrs["week"] = job.label
+    write_state(evidence, sd, f"detection/{job.label}")
+    write_state(weekly, sd, f"weekly/{job.label}")
+    write_state(new_base, sd, f"baseline/{job.label}")
+    dates = [str(pd.Timestamp(t).date()) for t in cube.time.values]
+    info = {"tile": job.tile, "kind": "week", "week": job.label, "prev": job.prev, "acquisitions": dates,
+            "alert_pixels": int((evidence["confidence"] > 0).sum()),
+            "clear_fraction": float((weekly["n_clear"] > 0).mean())}
+    mark_tile_done(sd, job.label, job.tile, info)
+    return {**info, "status": "ok"}
+
+
+def tile_info(state_dir: str | Path, week: str, tile: str) -> dict[str, Any]:
+    """The checkpoint record of a finished tile-week."""
+    return json.loads((Path(state_dir) / "done" / week / f"{tile}.json").read_text())
+
+
+__all__.append("tile_info")

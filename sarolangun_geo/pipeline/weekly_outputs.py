@@ -1,0 +1,130 @@
+"""After the tiles: sites, registry, road scores and the published week.
+
+Reads the finished tiles' snapshot stores as lazy mosaics, vectorises the
+evidence into sites, attributes them, scores the road segments, upserts the
+registry and publishes the week.  Everything here is deterministic given
+the stores, the registry and the configuration, so a rerun after a crash
+reproduces the same bytes.  ``SOURCE_DATE_EPOCH`` (the reproducible-builds
+convention), when set, fixes the registry's run timestamp too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+from typing import Any
+
+import geopandas as gpd
+import pandas as pd
+
+from .. import __version__, aoi, grid
+from ..change.params import load_detection_params, load_road_params
+from ..change.roads import score_segments, segment_raster, split_segments
+from ..composites import week_bounds
+from ..config import config_hash
+from ..errors import ConfigError
+from ..publish import publish_week
+from ..sites import Registry, RunInfo, attribute_sites, load_sites_config, vectorize
+from ..sources import load_cube
+from .mosaic import mosaic
+from .runconfig import RunConfig
+from .tilework import COMPOSITE_BANDS, ROAD_STATS, _source, tile_info
+
+__all__ = ["sites_registry_publish", "read_layer", "run_config_hash"]
+
+
+def read_layer(path: str, what: str) -> gpd.GeoDataFrame | None:
+    """An optional user layer (any OGR format) in EPSG:32748, or None when not configured."""
+    if not path:
+        return None
+    p = Path(path)
+    if not p.exists():
+        raise ConfigError(f"[layers] {what} = {path!r} does not exist; fix the path or set it to \"\"")
+    gdf = gpd.read_file(p)
+    if gdf.crs is None:
+        raise ConfigError(f"{what} layer {p} has no CRS; save it with one (EPSG:4326 for GeoJSON)")
+    return gdf.to_crs(grid.CRS_EPSG)
+
+
+def run_config_hash(cfg: RunConfig) -> str:
+    """Hash of everything that shapes results: run config, thresholds, sites settings."""
+    return config_hash(cfg.source, cfg.aoi, cfg.layers, load_detection_params(cfg.paths.thresholds),
+                       load_road_params(Path(cfg.paths.thresholds).with_name("roads.toml")),
+                       load_sites_config(cfg.paths.sites_config))
+
+
+def _now() -> dt.datetime | None:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch else None
+
+
+def _roads(cfg: RunConfig, week: str, weekly: Any, geom: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
+    lines = read_layer(cfg.layers.roads, "roads")
+    if lines is None or lines.empty:
+        return None
+    if "road_id" not in lines:
+        lines = lines.assign(road_id=[f"R{i:04d}" for i in range(len(lines))])
+    lines = lines.clip(geom.to_crs(grid.CRS_EPSG).union_all())
+    lines = lines[~lines.geometry.is_empty]
+    rparams = load_road_params(Path(cfg.paths.thresholds).with_name("roads.toml"))
+    segments = split_segments(lines, rparams.segment_length_m)
+    seg = segment_raster(segments, weekly, rparams.corridor_half_width_m)
+    composite = weekly[[*COMPOSITE_BANDS, "n_clear"]]
+    return score_segments(segments, composite, weekly[list(ROAD_STATS)], rparams, week, seg)
+
+
+def _history(reg: Registry) -> pd.DataFrame | None:
+    obs = reg.observations()
+    if obs is None or len(obs) == 0:
+        return None
+    sites = reg.sites(include_retired=True)[["site_id", "kecamatan"]]
+    hist = pd.DataFrame(obs.drop(columns="geometry", errors="ignore")).merge(sites, on="site_id", how="left")
+    return hist[["week", "site_id", "status", "area_ha", "kecamatan"]]
+
+
+def sites_registry_publish(cfg: RunConfig, week: str, gbox: Any, windows: dict[str, tuple[int, int, int, int]],
+                           done: list[str], *,
+                           publish: bool = True) -> tuple[dict[str, Any], dict[str, str]]:
+    """Vectorise, attribute, upsert and publish one week from the finished tiles."""
+    state = Path(cfg.paths.state)
+    evidence = mosaic(state, f"detection/{week}", gbox, windows, done)
+    weekly = mosaic(state, f"weekly/{week}", gbox, windows, done)
+    geom = aoi.load_regency()
+    scfg = load_sites_config(cfg.paths.sites_config)
+    reg = Registry(cfg.paths.registry, scfg)
+    vec = vectorize(evidence, scfg.polygonize, footprints=reg.sites() if Path(cfg.paths.registry).exists()
+                    else None)
+    sites = vec.sites
+    if len(sites):  # keep what lies in the regency (the AOI tiles overhang its border)
+        sites = sites[sites.intersects(geom.to_crs(grid.CRS_EPSG).union_all())]
+    roads = read_layer(cfg.layers.roads, "roads")
+    attributed = attribute_sites(sites, water=vec.water, roads=roads,
+                                 permits=read_layer(cfg.layers.permits, "permits"),
+                                 forest=read_layer(cfg.layers.protected_forest, "protected_forest"),
+                                 config=scfg.polygonize)
+    road_scores = _roads(cfg, week, weekly, geom)
+    items = sorted({d for t in done for d in tile_info(state, week, t).get("acquisitions", [])})
+    spec = _source(*cfg.source_spec())
+    run = RunInfo(sources=(getattr(spec, "name", cfg.source.url),), items=tuple(items),
+                  config_hash=run_config_hash(cfg))
+    counts = reg.upsert(week, attributed, roads=road_scores, footprint_stats=vec.footprint_stats, run=run,
+                        now=_now())
+    counts = {**counts, "acquisitions": len(items),
+              "damaged_segments": int(road_scores["damaged"].sum()) if road_scores is not None else 0}
+    outputs: dict[str, str] = {"registry": str(cfg.paths.registry)}
+    if publish:
+        all_sites = reg.sites()
+        first = pd.to_datetime(all_sites["first_seen"]).min() if len(all_sites) else None
+        monday, sunday = week_bounds(week)
+        start = (first - pd.Timedelta(days=120)).date() if first is not None else monday - dt.timedelta(days=120)
+        cube = load_cube(gbox, str(start), str(sunday), spec)
+        provenance = {"package_version": __version__, "config_hash": run.config_hash,
+                      "config": cfg.name, "source": run.sources[0], "items": list(items),
+                      "tiles": sorted(done), "tiles_failed": sorted(set(windows) - set(done))}
+        out = publish_week(cfg.paths.out, week, all_sites, road_scores,
+                           composite=weekly[list(COMPOSITE_BANDS)], evidence=evidence,
+                           history=_history(reg), provenance=provenance, lang=cfg.lang, cube=cube)
+        outputs["report"] = str(out.reports.get("index", out.week_dir))
+        outputs["week_dir"] = str(out.week_dir)
+    return counts, outputs
