@@ -1,0 +1,180 @@
+"""Baseline state: ring buffers, exact robust stats, seasons, idempotent incremental updates, tile I/O."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from odc.geo.xr import xr_zeros
+
+from sarolangun_geo import baseline, grid
+from sarolangun_geo.baseline import BaselineParams
+from sarolangun_geo.errors import BaselineError
+
+BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
+FOREST = (0.021, 0.045, 0.024, 0.300, 0.150, 0.063)
+RIVER = (0.048, 0.075, 0.068, 0.038, 0.014, 0.009)
+P = BaselineParams(buffer_size=8, min_obs=3, min_obs_season=3)
+
+
+def history(n=12, size=10, start="2025-01-05", seed=0, row0=3000, col0=3000) -> xr.Dataset:
+    """Forest with a 2-px river on columns 0-1 and noise, ``n`` acquisitions 10 days apart."""
+    gb = grid.regency_geobox()[row0:row0 + size, col0:col0 + size]
+    t = xr_zeros(gb, dtype="float32")
+    rng = np.random.default_rng(seed)
+    times = pd.date_range(start, periods=n, freq="10D")
+    data = {}
+    for b, f, r in zip(BANDS, FOREST, RIVER, strict=False):
+        a = np.full((n, size, size), f, "float32")
+        a[:, :, :2] = r
+        data[b] = (("time", "y", "x"), a + rng.normal(0, 0.004, a.shape).astype("float32"))
+    return xr.Dataset(data, coords={"time": times, "y": t.y, "x": t.x, "spatial_ref": t.spatial_ref})
+
+
+def all_clear(ds):
+    return xr.ones_like(ds.red, dtype=bool)
+
+
+def test_season_of__dry_months():
+    assert list(baseline.season_of(pd.to_datetime(["2025-01-10", "2025-07-10"]), P)) == [0, 1]
+
+
+def test_empty_state__shape_and_attrs():
+    st0 = baseline.empty_state(history(n=1), P)
+    assert st0["buf_ndvi"].shape == (2, 8, 10, 10) and st0["buf_ndvi"].dtype == np.int16
+    assert baseline.state_acquisitions(st0) == [] and int(st0["count"].sum()) == 0
+
+
+def test_update_state__counts_and_records_acquisitions():
+    ds = history(n=5)
+    st1 = baseline.update_state(baseline.empty_state(ds, P), ds, all_clear(ds), P)
+    assert int(st1["count"].sel(season=0)[0, 0]) == 5
+    assert baseline.state_acquisitions(st1) == [str(d.date()) for d in pd.DatetimeIndex(ds.time.values)]
+
+
+def test_update_state__idempotent_rerun():
+    ds = history(n=5)
+    st1 = baseline.update_state(baseline.empty_state(ds, P), ds, all_clear(ds), P)
+    st2 = baseline.update_state(st1, ds, all_clear(ds), P)
+    xr.testing.assert_identical(st1, st2)
+
+
+def test_update_state__incremental_equals_batch():
+    ds = history(n=11)
+    clear = xr.DataArray(np.random.default_rng(3).random(ds.red.shape) > 0.3, dims=ds.red.dims,
+                         coords=ds.red.coords)
+    batch = baseline.update_state(baseline.empty_state(ds, P), ds, clear, P)
+    inc = baseline.empty_state(ds, P)
+    for sl in (slice(0, 4), slice(4, 7), slice(7, 11)):
+        inc = baseline.update_state(inc, ds.isel(time=sl), clear.isel(time=sl), P)
+    xr.testing.assert_identical(batch, inc)
+
+
+def test_update_state__ring_buffer_keeps_last_n():
+    ds = history(n=12)
+    ds["nir"] = ds.nir + xr.DataArray(np.arange(12, dtype="float32") * 0.01, dims="time")
+    st1 = baseline.update_state(baseline.empty_state(ds, P), ds, all_clear(ds), P)
+    kept = np.sort(st1["buf_nir"].sel(season=0)[:, 5, 5].values * 1e-4)
+    np.testing.assert_allclose(kept, np.sort(ds.nir[4:, 5, 5].values), atol=2e-3)
+
+
+def test_update_state__cloudy_and_excluded_not_folded():
+    ds = history(n=4)
+    clear = all_clear(ds).copy()
+    clear[:, 0, 0] = False
+    exclude = xr.zeros_like(ds.red[0], dtype=bool).drop_vars("time")
+    exclude[1, 1] = True
+    st1 = baseline.update_state(baseline.empty_state(ds, P), ds, clear, P, exclude=exclude)
+    assert int(st1["count"].sum("season")[0, 0]) == 0 and int(st1["count"].sum("season")[1, 1]) == 0
+    assert int(st1["count"].sum("season")[2, 2]) == 4
+
+
+def test_update_state__wrong_buffer_size_raises():
+    ds = history(n=2)
+    st0 = baseline.empty_state(ds, P)
+    with pytest.raises(BaselineError, match="buffer_size"):
+        baseline.update_state(st0, ds, all_clear(ds), BaselineParams(buffer_size=4))
+
+
+def test_baseline_stats__exact_median_mad_and_flags():
+    ds = history(n=8)
+    st1 = baseline.update_state(baseline.empty_state(ds, P), ds, all_clear(ds), P)
+    s = baseline.baseline_stats(st1, P)
+    ndvi = (np.rint(((ds.nir - ds.red) / (ds.nir + ds.red)).values / 1e-4) * 1e-4).astype("float32")
+    np.testing.assert_allclose(s.ndvi_median.values, np.median(ndvi, axis=0), atol=1e-6)
+    mad = np.median(np.abs(ndvi - np.median(ndvi, axis=0)), axis=0) * 1.4826
+    np.testing.assert_allclose(s.ndvi_mad.values, np.maximum(mad, P.mad_floor), atol=1e-6)
+    mndwi = (np.rint(((ds.green - ds.swir16) / (ds.green + ds.swir16)).values / 1e-4) * 1e-4).astype("float32")
+    np.testing.assert_allclose(s.mndwi_p90.values, np.quantile(mndwi, 0.9, axis=0), atol=1e-5)
+    assert bool(s.permanent_water[:, :2].all()) and not bool(s.permanent_water[:, 2:].any())
+    assert bool(s.vegetated[:, 2:].all()) and not bool(s.vegetated[:, :2].any())
+
+
+def test_baseline_stats__season_specific_when_enough_else_pooled():
+    wet = history(n=4, start="2025-01-05")
+    dry = history(n=4, start="2025-07-01")
+    dry["nir"] = dry.nir * 0.5  # a dry-season NDVI dip (rubber wintering)
+    both = xr.concat([wet, dry], "time")
+    st1 = baseline.update_state(baseline.empty_state(both, P), both, all_clear(both), P)
+    s_wet = baseline.baseline_stats(st1, P, when="2026-02-01")
+    s_dry = baseline.baseline_stats(st1, P, when="2026-08-01")
+    assert float(s_dry.ndvi_median[5, 5]) < float(s_wet.ndvi_median[5, 5]) - 0.05
+    few = baseline.update_state(baseline.empty_state(wet, P), wet, all_clear(wet), P)
+    pooled = baseline.baseline_stats(few, P)
+    xr.testing.assert_allclose(baseline.baseline_stats(few, P, when="2026-08-01").ndvi_median, pooled.ndvi_median)
+
+
+def test_baseline_stats__no_obs_gives_nan_and_flags_false():
+    s = baseline.baseline_stats(baseline.empty_state(history(n=1), P), P)
+    assert bool(s.ndvi_median.isnull().all()) and not bool(s.vegetated.any())
+
+
+def test_baseline__dask_lazy_equals_numpy():
+    ds = history(n=6)
+    ref_state = baseline.update_state(baseline.empty_state(ds, P), ds, all_clear(ds), P)
+    lazy_state = baseline.update_state(baseline.empty_state(ds, P).chunk({"y": 5, "x": 5}),
+                                       ds.chunk({"time": 1, "y": 5, "x": 5}), all_clear(ds).chunk({"y": 5}), P)
+    assert lazy_state["buf_ndvi"].chunks is not None
+    xr.testing.assert_identical(lazy_state.compute(), ref_state)
+    lazy_stats = baseline.baseline_stats(lazy_state, P, when="2025-02-01")
+    assert lazy_stats.ndvi_median.chunks is not None
+    xr.testing.assert_allclose(lazy_stats.compute(), baseline.baseline_stats(ref_state, P, when="2025-02-01"))
+
+
+def test_write_read_state__roundtrip_per_tile(tmp_path):
+    # straddles tiles x02y02 / x03y02: written as two stores, read back as one
+    ds = history(n=3, size=10, row0=2495, col0=2995)
+    st1 = baseline.update_state(baseline.empty_state(ds, P), ds, all_clear(ds), P)
+    paths = baseline.write_state(st1, tmp_path)
+    assert sorted(p.name for p in paths) == ["x02y02.zarr", "x03y02.zarr"]
+    back = baseline.read_state(tmp_path, st1.odc.geobox)
+    xr.testing.assert_identical(back.drop_vars("spatial_ref"), st1.drop_vars("spatial_ref"))
+    assert json.loads(back.attrs["acquisitions"]) == baseline.state_acquisitions(st1)
+    baseline.write_state(st1, tmp_path)  # overwrite in place
+    assert baseline.read_state(tmp_path, st1.odc.geobox) is not None
+
+
+def test_read_state__missing_returns_none_and_other_extent_raises(tmp_path):
+    ds = history(n=2)
+    assert baseline.read_state(tmp_path, ds.odc.geobox) is None
+    baseline.write_state(baseline.empty_state(ds, P), tmp_path)
+    other = grid.regency_geobox()[3000:3020, 3000:3020]
+    with pytest.raises(BaselineError, match="another extent"):
+        baseline.read_state(tmp_path, other)
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 1000), n=st.integers(1, 12))
+def test_hypothesis__stats_dask_equals_numpy(seed, n):
+    ds = history(n=n, seed=seed)
+    clear = xr.DataArray(np.random.default_rng(seed).random(ds.red.shape) > 0.3, dims=ds.red.dims,
+                         coords=ds.red.coords)
+    st1 = baseline.update_state(baseline.empty_state(ds, P), ds, clear, P)
+    ref = baseline.baseline_stats(st1, P, when="2025-03-01")
+    lazy = baseline.baseline_stats(st1.chunk({"y": 4, "x": 3}), P, when="2025-03-01").compute()
+    xr.testing.assert_allclose(lazy, ref)
