@@ -67,3 +67,17 @@ def test_config_hash__stable_and_sensitive():
     assert config.config_hash(a) == config.config_hash(Outer("x", Inner(1.0)))
     assert config.config_hash(a) != config.config_hash(Outer("x", Inner(1.5)))
     assert len(config.config_hash(a)) == 16
+
+
+@dataclass(frozen=True)
+class Pair:
+    window: tuple[int, float]
+
+
+def test_fixed_length_tuple__types_follow_positions(tmp_path):
+    cfg = config.load_dataclass(Pair, write(tmp_path, "window = [3, 2]\n"))
+    assert cfg.window == (3, 2.0) and isinstance(cfg.window[1], float)
+    with pytest.raises(ConfigError, match="expected 2 values"):
+        config.load_dataclass(Pair, write(tmp_path, "window = [3]\n"))
+    with pytest.raises(ConfigError, match=r"window\[0\]: expected an integer"):
+        config.load_dataclass(Pair, write(tmp_path, "window = [3.5, 2]\n"))

@@ -198,9 +198,19 @@ def backfill(start: str, end: str, cfg: RunConfig, *, progress: Callable[[dict],
 
 
 def weekly(week: str, cfg: RunConfig, *, publish: bool = True,
-           progress: Callable[[dict], None] | None = None) -> RunSummary:
-    """One weekly run: per-tile evidence, then sites, registry, road scores and publishing."""
+           progress: Callable[[dict], None] | None = None, span_weeks: int = 1) -> RunSummary:
+    """One weekly run: per-tile evidence, then sites, registry, road scores and publishing.
+
+    ``span_weeks`` > 1 folds the acquisitions of that many weeks ending with
+    ``week`` in one step (a catch-up after a backfill or an outage): the
+    evidence still accumulates acquisition by acquisition, but the baseline
+    statistics are those before the span and the registry gets one entry, for
+    ``week``.
+    """
+    if span_weeks < 1:
+        raise ConfigError(f"span_weeks={span_weeks} must be at least 1")
     monday, sunday = week_bounds(week)
+    monday = monday - dt.timedelta(weeks=span_weeks - 1)
     gbox, windows = _windows(cfg)
     tiles = list(windows)
     state = Path(cfg.paths.state)

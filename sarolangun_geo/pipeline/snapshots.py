@@ -79,7 +79,12 @@ def mark_tile_done(state_dir: Path, week: str, tile: str, info: dict) -> None:
 
 
 def prune(state_dir: Path, keep_from: str) -> list[Path]:
-    """Delete snapshots of weeks before ``keep_from`` (never the last backfill); returns what went."""
+    """Delete snapshots of weeks before ``keep_from``; returns what went.
+
+    The weekly run keeps the snapshot it read (``keep_from``) and the one it
+    wrote, which is all a rerun of the latest week needs (the registry refuses
+    older weeks).  Rebuilding an older week means a new backfill.
+    """
     gone = []
     for kind in (*KINDS, "done"):
         root = Path(state_dir) / kind

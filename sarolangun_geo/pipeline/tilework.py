@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +104,8 @@ def run_backfill_tile(job: TileJob) -> dict[str, Any]:
     n_clear = int(state["count"].sum())
     info = {"tile": job.tile, "kind": "backfill", "acquisitions": n, "start": job.start, "end": job.end}
     mark_tile_done(Path(job.state_dir), job.label, job.tile, info)
+    del state, cube
+    gc.collect()
     return {**info, "status": "ok", "clear_observations": n_clear}
 
 
@@ -163,6 +166,8 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
             "alert_pixels": int((evidence["confidence"] > 0).sum()),
             "clear_fraction": float((weekly["n_clear"] > 0).mean())}
     mark_tile_done(sd, job.label, job.tile, info)
+    del base, det_prev, stats, cube, clear, evidence, comp, weekly, new_base
+    gc.collect()  # odc-geo's accessor keeps reference cycles: free the tile's arrays now
     return {**info, "status": "ok"}
 
 

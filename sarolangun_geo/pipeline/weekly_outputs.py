@@ -68,7 +68,8 @@ def _roads(cfg: RunConfig, week: str, weekly: Any, geom: gpd.GeoDataFrame) -> gp
     lines = lines.clip(geom.to_crs(grid.CRS_EPSG).union_all())
     lines = lines[~lines.geometry.is_empty]
     rparams = load_road_params(Path(cfg.paths.thresholds).with_name("roads.toml"))
-    segments = split_segments(lines, rparams.segment_length_m)
+    segments = split_segments(lines, rparams.segment_length_m)  # ids fixed by the regency clip
+    segments = segments[segments.intersects(weekly.odc.geobox.extent.geom)].reset_index(drop=True)
     seg = segment_raster(segments, weekly, rparams.corridor_half_width_m)
     composite = weekly[[*COMPOSITE_BANDS, "n_clear"]]
     return score_segments(segments, composite, weekly[list(ROAD_STATS)], rparams, week, seg)
@@ -125,6 +126,6 @@ def sites_registry_publish(cfg: RunConfig, week: str, gbox: Any, windows: dict[s
         out = publish_week(cfg.paths.out, week, all_sites, road_scores,
                            composite=weekly[list(COMPOSITE_BANDS)], evidence=evidence,
                            history=_history(reg), provenance=provenance, lang=cfg.lang, cube=cube)
-        outputs["report"] = str(out.reports.get("index", out.week_dir))
+        outputs["report"] = str(out.week_dir / "reports" / "index.html")
         outputs["week_dir"] = str(out.week_dir)
     return counts, outputs
