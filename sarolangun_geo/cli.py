@@ -12,7 +12,6 @@ import json
 import logging
 import sys
 import textwrap
-from pathlib import Path
 from typing import Any
 
 __all__ = ["EXIT", "build_parser", "main"]

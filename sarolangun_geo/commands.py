@@ -15,7 +15,7 @@ from typing import Any
 
 from .errors import ConfigError
 
-__all__ = ["dispatch", "load_config", "Progress"]
+__all__ = ["Progress", "dispatch", "load_config"]
 
 
 def load_config(args: argparse.Namespace) -> Any:

@@ -19,7 +19,7 @@ __all__ = ["mosaic"]
 def _fill(dtype: np.dtype) -> Any:
     if np.issubdtype(dtype, np.floating):
         return np.nan
-    if dtype == bool:
+    if dtype == np.dtype(bool):
         return False
     return -1 if np.issubdtype(dtype, np.signedinteger) else 0
 

@@ -30,11 +30,18 @@ from ..errors import ConfigError, PipelineError
 from ..sites.lock import RegistryLock
 from .runconfig import RunConfig
 from .scheduler import SchedulerInfo, use_scheduler
-from .snapshots import atomic_write_text, previous_week, prune, snapshot_weeks
+from .snapshots import atomic_write_text, previous_week, prune, snapshot_weeks, tile_done
 from .tilework import TileJob, run_backfill_tile, run_week_tile
 
-__all__ = ["RunSummary", "backfill", "weekly", "last_complete_week", "aoi_geometry", "run_tiles",
-           "status"]
+__all__ = [
+    "RunSummary",
+    "aoi_geometry",
+    "backfill",
+    "last_complete_week",
+    "run_tiles",
+    "status",
+    "weekly",
+]
 
 log = logging.getLogger("sarolangun_geo.pipeline")
 
@@ -115,7 +122,7 @@ def _safe(func: Callable[[TileJob], dict], job: TileJob) -> dict:
     try:
         with dask.config.set(scheduler="sync"):
             return func(job)
-    except Exception as exc:  # noqa: BLE001 - recorded per tile, reported in the summary
+    except Exception as exc:
         log.exception("tile %s failed", job.tile)
         return {"tile": job.tile, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
 
@@ -141,7 +148,7 @@ def run_tiles(func: Callable[[TileJob], dict], jobs: Sequence[TileJob], sched: S
         for j in jobs:
             try:
                 res = func(j)  # a lone tile may use dask's threads inside
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 log.exception("tile %s failed", j.tile)
                 res = {"tile": j.tile, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
             results.append(res)
@@ -246,6 +253,20 @@ def _write_summary(cfg: RunConfig, summary: RunSummary) -> None:
     data.pop("outputs", None)  # paths and dashboard links vary between machines
     atomic_write_text(path, json.dumps(data, indent=1, sort_keys=True))
     summary.outputs["summary"] = str(path)
+
+
+def republish(week: str, cfg: RunConfig) -> str:
+    """Write a week's reports, layers and exports again from its snapshots; returns the report path."""
+    gbox, windows = _windows(cfg)
+    state = Path(cfg.paths.state)
+    done = [t for t in windows if tile_done(state, week, t)]
+    if not done:
+        raise PipelineError(f"week {week} has no finished tiles in {state} (it was pruned or never run); "
+                            f"run it with `sarolangun-geo run --week {week}`")
+    from .weekly_outputs import republish as _republish
+
+    with _run_lock(cfg):
+        return _republish(cfg, week, gbox, windows, done)["report"]
 
 
 def status(cfg: RunConfig) -> dict[str, Any]:

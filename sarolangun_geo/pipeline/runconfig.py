@@ -16,13 +16,13 @@ from ..config import CONFIG_DIR, load_dataclass
 from ..errors import ConfigError
 
 __all__ = [
-    "SourceConfig",
     "AOIConfig",
-    "LayersConfig",
-    "PathsConfig",
     "BaselineConfig",
     "DaskConfig",
+    "LayersConfig",
+    "PathsConfig",
     "RunConfig",
+    "SourceConfig",
     "load_run_config",
 ]
 

@@ -27,12 +27,12 @@ from pathlib import Path
 
 __all__ = [
     "KINDS",
-    "snapshot_weeks",
-    "previous_week",
-    "tile_done",
-    "mark_tile_done",
-    "prune",
     "atomic_write_text",
+    "mark_tile_done",
+    "previous_week",
+    "prune",
+    "snapshot_weeks",
+    "tile_done",
 ]
 
 KINDS = ("baseline", "detection", "weekly")

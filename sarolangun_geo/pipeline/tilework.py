@@ -27,13 +27,13 @@ from .. import grid
 from ..baseline import baseline_stats, empty_state, read_state, reference_bands, update_state, write_state
 from ..change.mining import peti_evidence
 from ..change.params import load_detection_params
-from ..composites import weekly_composite, week_bounds
+from ..composites import week_bounds, weekly_composite
 from ..errors import BaselineError, NoItemsError
 from ..masking import clear_mask
 from ..sources import load_cube, resolve_source
 from .snapshots import mark_tile_done, tile_done
 
-__all__ = ["TileJob", "COMPOSITE_BANDS", "ROAD_STATS", "job_geobox", "run_backfill_tile", "run_week_tile"]
+__all__ = ["COMPOSITE_BANDS", "ROAD_STATS", "TileJob", "job_geobox", "run_backfill_tile", "run_week_tile"]
 
 #: Bands kept in the weekly composite store (true colour, SWIR false colour, indices).
 COMPOSITE_BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
@@ -141,7 +141,7 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
         raise BaselineError(f"tile {job.tile}: no baseline before {job.label}; run "
                             "`sarolangun-geo backfill --start ... --end ...` first")
     det_prev = read_state(sd, tbox, f"detection/{job.prev}")
-    monday, sunday = week_bounds(job.label)
+    monday, _ = week_bounds(job.label)
     mid = pd.Timestamp(monday + dt.timedelta(days=3))
     with dask.config.set(scheduler="sync"):
         stats = baseline_stats(base, params.baseline, when=mid).compute()

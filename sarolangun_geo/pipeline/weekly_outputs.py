@@ -31,7 +31,7 @@ from .mosaic import mosaic
 from .runconfig import RunConfig
 from .tilework import COMPOSITE_BANDS, ROAD_STATS, _source, tile_info
 
-__all__ = ["sites_registry_publish", "read_layer", "run_config_hash"]
+__all__ = ["read_layer", "run_config_hash", "sites_registry_publish"]
 
 
 def read_layer(path: str, what: str) -> gpd.GeoDataFrame | None:
@@ -56,7 +56,7 @@ def run_config_hash(cfg: RunConfig) -> str:
 
 def _now() -> dt.datetime | None:
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc) if epoch else None
+    return dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else None
 
 
 def _roads(cfg: RunConfig, week: str, weekly: Any, geom: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
@@ -115,17 +115,40 @@ def sites_registry_publish(cfg: RunConfig, week: str, gbox: Any, windows: dict[s
               "damaged_segments": int(road_scores["damaged"].sum()) if road_scores is not None else 0}
     outputs: dict[str, str] = {"registry": str(cfg.paths.registry)}
     if publish:
-        all_sites = reg.sites()
-        first = pd.to_datetime(all_sites["first_seen"]).min() if len(all_sites) else None
-        monday, sunday = week_bounds(week)
-        start = (first - pd.Timedelta(days=120)).date() if first is not None else monday - dt.timedelta(days=120)
-        cube = load_cube(gbox, str(start), str(sunday), spec)
-        provenance = {"package_version": __version__, "config_hash": run.config_hash,
-                      "config": cfg.name, "source": run.sources[0], "items": list(items),
-                      "tiles": sorted(done), "tiles_failed": sorted(set(windows) - set(done))}
-        out = publish_week(cfg.paths.out, week, all_sites, road_scores,
-                           composite=weekly[list(COMPOSITE_BANDS)], evidence=evidence,
-                           history=_history(reg), provenance=provenance, lang=cfg.lang, cube=cube)
-        outputs["report"] = str(out.week_dir / "reports" / "index.html")
-        outputs["week_dir"] = str(out.week_dir)
+        outputs.update(publish_from_state(cfg, week, gbox, windows, done, reg, road_scores, evidence, weekly,
+                                          items, run.config_hash))
     return counts, outputs
+
+
+def publish_from_state(cfg: RunConfig, week: str, gbox: Any, windows: dict[str, tuple[int, int, int, int]],
+                       done: list[str], reg: Registry, road_scores: gpd.GeoDataFrame | None,
+                       evidence: Any, weekly: Any, items: list[str], cfg_hash: str) -> dict[str, str]:
+    """Publish a week whose registry entry and tile snapshots exist (reports, layers, exports, STAC)."""
+    spec = _source(*cfg.source_spec())
+    all_sites = reg.sites()
+    first = pd.to_datetime(all_sites["first_seen"]).min() if len(all_sites) else None
+    monday, sunday = week_bounds(week)
+    start = (first - pd.Timedelta(days=120)).date() if first is not None else monday - dt.timedelta(days=120)
+    cube = load_cube(gbox, str(start), str(sunday), spec)  # lazy: chips read only small windows
+    provenance = {"package_version": __version__, "config_hash": cfg_hash, "config": cfg.name,
+                  "source": getattr(spec, "name", cfg.source.url), "items": list(items),
+                  "tiles": sorted(done), "tiles_failed": sorted(set(windows) - set(done))}
+    out = publish_week(cfg.paths.out, week, all_sites, road_scores, composite=weekly[list(COMPOSITE_BANDS)],
+                       evidence=evidence, history=_history(reg), provenance=provenance, lang=cfg.lang, cube=cube)
+    return {"report": str(out.week_dir / "reports" / "index.html"), "week_dir": str(out.week_dir)}
+
+
+def republish(cfg: RunConfig, week: str, gbox: Any, windows: dict[str, tuple[int, int, int, int]],
+              done: list[str]) -> dict[str, str]:
+    """Publish a week again from its snapshots and the registry (e.g. in another language)."""
+    reg = Registry(cfg.paths.registry, load_sites_config(cfg.paths.sites_config))
+    if not Path(cfg.paths.registry).exists() or week not in set(reg.runs()["week"]):
+        raise ConfigError(f"week {week} is not in the registry {cfg.paths.registry}; run it first with "
+                          f"`sarolangun-geo run --week {week}`")
+    state = Path(cfg.paths.state)
+    evidence = mosaic(state, f"detection/{week}", gbox, windows, done)
+    weekly = mosaic(state, f"weekly/{week}", gbox, windows, done)
+    road_scores = _roads(cfg, week, weekly, aoi.load_regency())
+    items = sorted({d for t in done for d in tile_info(state, week, t).get("acquisitions", [])})
+    return publish_from_state(cfg, week, gbox, windows, done, reg, road_scores, evidence, weekly, items,
+                              run_config_hash(cfg))

@@ -18,7 +18,17 @@ Signals computed each week for each site:
   this week is ``>= rehab_d_ndvi`` (NDVI back near the baseline) while no
   footprint pixel reaches the site threshold.  Taken from
   :attr:`EvidenceVectors.footprint_stats` or an explicit ``recovery`` input.
-* **I** (inactive): not **A**, and ``week_end - last_seen >= inactive_weeks``.
+* **I** (inactive): not **A**, and the site has had ``quiet_clear_weeks >=
+  inactive_weeks``: only weeks in which its footprint was actually observed
+  count.  ``quiet_clear_weeks`` (a ``sites`` column) is reset to 0 by **A**,
+  goes up by one in a week without **A** whose footprint was seen clear
+  (``clear_frac >= min_clear_frac`` in :attr:`EvidenceVectors.footprint_stats`,
+  the share of footprint pixels with ``n_clear > 0``), and stays unchanged in a
+  cloudy week, so a wet season of clouds does not retire live mines.  It is
+  derived from the state before the week, so a rerun does not count twice.
+  Fallback when the footprint statistics carry no ``clear_frac`` (none given,
+  or evidence without ``n_clear``): calendar weeks, ``week_end - last_seen >=
+  7 x inactive_weeks`` days (the count is then left unchanged).
 
 Transition table (first matching row wins; "live" = baru, aktif, meluas,
 aktif_kembali):
@@ -33,7 +43,7 @@ rehabilitasi
 live                   A and G                  ``meluas``
 live                   A                        ``aktif``
 any but rehabilitasi   R                        ``rehabilitasi``
-live                   I                        ``tidak_aktif``
+live                   I (clear quiet weeks)    ``tidak_aktif``
 baru, meluas,          (otherwise)              ``aktif``
 aktif_kembali
 aktif, tidak_aktif,    (otherwise)              unchanged
@@ -41,8 +51,10 @@ rehabilitasi
 =====================  =======================  ===============
 
 So ``baru``, ``meluas`` and ``aktif_kembali`` last one week unless repeated;
-a site keeps its status through short gaps (clouds) and only becomes
-``tidak_aktif`` after ``inactive_weeks`` without activity.
+a site keeps its status through cloudy weeks and only becomes ``tidak_aktif``
+after ``inactive_weeks`` clear weeks without activity (settings
+``[lifecycle] inactive_weeks`` and ``min_clear_frac`` in
+``data/config/sites.toml``).
 """
 
 from __future__ import annotations

@@ -48,7 +48,11 @@ class LifecycleConfig:
     """Status transitions (see :mod:`.lifecycle`)."""
 
     growth_factor: float = 1.2
+    #: Clear weeks without activity before a live site becomes ``tidak_aktif`` (calendar
+    #: weeks since ``last_seen`` when the footprint statistics carry no ``clear_frac``).
     inactive_weeks: int = 4
+    #: Share of a site's footprint with a clear look this week for the week to count as observed.
+    min_clear_frac: float = 0.5
     rehab_d_ndvi: float = -0.05
     max_obs_dates: int = 20
 

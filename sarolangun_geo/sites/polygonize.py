@@ -16,7 +16,9 @@ Per tile:
    ``last_detected``; OR of ``kinds``);
 3. ``permanent_water`` is traced into water polygons (for distances);
 4. optionally, the mean ``d_ndvi`` on given registry footprints is summed
-   (the per-site "NDVI recovering" signal of the lifecycle).
+   (the per-site "NDVI recovering" signal of the lifecycle), and, when the
+   evidence has ``n_clear``, the share of footprint pixels with a clear look
+   this week (``clear_frac``: was the site observed at all?).
 
 Across tiles, parts that share an edge on a tile seam are unioned (union-find
 over an STRtree) and their sums combined, so a site straddling a seam comes out
@@ -71,7 +73,9 @@ class EvidenceVectors:
         ``permanent_water`` polygons (EPSG:32748), per tile (not dissolved).
     footprint_stats
         Indexed by ``site_id`` of the given footprints: ``d_ndvi`` (mean),
-        ``confidence`` (max), ``n_px``.  Empty without footprints.
+        ``confidence`` (max), ``n_px`` and, when the evidence has ``n_clear``,
+        ``clear_frac`` (share of footprint pixels with ``n_clear > 0``; NaN for
+        a footprint without pixels).  Empty without footprints.
     """
 
     sites: gpd.GeoDataFrame
@@ -136,7 +140,7 @@ def _component_parts(a: dict[str, np.ndarray], labels: np.ndarray, n: int, tid: 
 
 def _footprint_sums(a: dict[str, np.ndarray], fp: gpd.GeoDataFrame, tgbox: Any,
                     acc: dict[str, np.ndarray]) -> None:
-    """Add one tile's ``d_ndvi`` sums on registry footprints into ``acc`` (by row position)."""
+    """Add one tile's ``d_ndvi`` sums (and clear-pixel counts) on registry footprints into ``acc`` (by row)."""
     x0, y1 = tgbox.affine.c, tgbox.affine.f
     h, w = tgbox.shape
     tile_box = shapely.box(x0, y1 - h * grid.RESOLUTION, x0 + w * grid.RESOLUTION, y1)
@@ -152,6 +156,9 @@ def _footprint_sums(a: dict[str, np.ndarray], fp: gpd.GeoDataFrame, tgbox: Any,
         acc["sum"] += _bincount(ids, n, np.where(ok, d, 0.0))[1:]
         acc["n"] += _bincount(ids, n, ok.astype("float64"))[1:]
     acc["px"] += _bincount(ids, n)[1:]
+    if "clear" in acc and "n_clear" in a:
+        nc = np.asarray(a["n_clear"], dtype="float64")
+        acc["clear"] += _bincount(ids, n, (np.isfinite(nc) & (nc > 0)).astype("float64"))[1:]
     conf = np.zeros(n + 1, dtype="int64")
     np.maximum.at(conf, ids.ravel(), a["confidence"].ravel().astype("int64"))
     acc["conf"] = np.maximum(acc["conf"], conf[1:])
@@ -227,7 +234,8 @@ def vectorize(evidence: xr.Dataset, config: PolygonizeConfig | None = None, *,
         Threshold, minimum mapping unit and simplification (default: shipped TOML values).
     footprints
         Optional registry sites (``site_id``, ``geometry`` in EPSG:32748) whose
-        mean ``d_ndvi`` and max ``confidence`` are wanted (rehabilitation signal).
+        mean ``d_ndvi`` and max ``confidence`` are wanted (rehabilitation signal),
+        plus ``clear_frac`` when ``evidence`` has ``n_clear`` (inactivity counts clear weeks only).
 
     Returns
     -------
@@ -247,12 +255,16 @@ def vectorize(evidence: xr.Dataset, config: PolygonizeConfig | None = None, *,
                               "change.mining.peti_evidence (docs §3)")
     names = [n for n in ("confidence", "score", "n_confirm", "first_detected", "last_detected", "kinds",
                          *INDEX_VARS, "permanent_water") if n in evidence]
+    has_clear = "n_clear" in evidence
     fp = None
     acc: dict[str, np.ndarray] = {}
     if footprints is not None and len(footprints):
         fp = footprints.to_crs(_CRS) if footprints.crs is not None else footprints
         n = len(fp)
         acc = {"sum": np.zeros(n), "n": np.zeros(n), "px": np.zeros(n), "conf": np.zeros(n, dtype="int64")}
+        if has_clear:
+            names.append("n_clear")
+            acc["clear"] = np.zeros(n)
     parts: list[dict[str, Any]] = []
     water: list[Any] = []
     for tid, tgbox in grid.iter_tile_geoboxes(gbox):
@@ -281,10 +293,13 @@ def vectorize(evidence: xr.Dataset, config: PolygonizeConfig | None = None, *,
         sites = sites.assign(_y=-c.y.round(1), _x=c.x.round(1)).sort_values(["_y", "_x"])
         sites = sites.drop(columns=["_y", "_x"]).reset_index(drop=True)
     wgdf = gpd.GeoDataFrame(geometry=gpd.GeoSeries(water, crs=_CRS))
-    stats = pd.DataFrame(columns=["d_ndvi", "confidence", "n_px"], index=pd.Index([], name="site_id"))
+    stats = pd.DataFrame(columns=["d_ndvi", "confidence", "n_px", *(["clear_frac"] if has_clear else [])],
+                         index=pd.Index([], name="site_id"))
     if fp is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = np.where(acc["n"] > 0, acc["sum"] / np.maximum(acc["n"], 1), np.nan)
         stats = pd.DataFrame({"d_ndvi": mean, "confidence": acc["conf"], "n_px": acc["px"].astype("int64")},
                              index=pd.Index(fp["site_id"].astype(str).values, name="site_id"))
+        if has_clear:
+            stats["clear_frac"] = np.where(acc["px"] > 0, acc["clear"] / np.maximum(acc["px"], 1), np.nan)
     return EvidenceVectors(sites=sites, water=wgdf, footprint_stats=stats)

@@ -9,7 +9,8 @@ The schema version is stored in the file, in table ``registry_meta``
 ``status`` was English (``new``, ``active``, ``growing``, ``stopped``) and
 ``observations(fid, geom, site_id, week, area_ha, status)``.
 :func:`migrate_v0` maps statuses to the v1 names, fills the new columns with
-neutral values and copies every observation into ``site_observations`` (event
+neutral values (``quiet_clear_weeks`` = 0: the clear-week inactivity count starts
+afresh) and copies every observation into ``site_observations`` (event
 ``migrated``): no history is dropped.  :func:`create_v0` writes such a file
 (for tests and for documenting the layout).
 """
@@ -51,6 +52,7 @@ SITE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("kinds", "INTEGER"), ("footprint_d_ndvi", "REAL"), ("verification", "TEXT"),
     ("verification_date", "TEXT"), ("verified_area_ha", "REAL"), ("suppressed", "INTEGER"),
     ("recurrence", "INTEGER"), ("parent_id", "TEXT"), ("merged_ids", "TEXT"), ("merged_into", "TEXT"),
+    ("quiet_clear_weeks", "INTEGER"),
 )
 
 _ROAD_SEG = (("segment_id", "TEXT NOT NULL UNIQUE"), ("road_id", "TEXT"), ("first_week", "TEXT"),
@@ -133,9 +135,9 @@ def migrate_v0(con: sqlite3.Connection) -> None:
     con.execute(
         "INSERT INTO sites (fid, geom, site_id, status, confidence, area_ha, max_area_ha, prev_area_ha, growth, "
         "first_seen, last_seen, legality, legality_detail, priority, priority_rank, n_confirm, obs_dates, evidence, "
-        "kinds, verification, suppressed, recurrence) "
+        "kinds, verification, suppressed, recurrence, quiet_clear_weeks) "
         f"SELECT fid, geom, site_id, {case}, 0, area_ha, area_ha, area_ha, 1.0, first_seen, last_seen, "
-        "'tidak_diketahui', '', 0.0, 0, 0, '', 'migrated from schema v0', 0, '', 0, 0 FROM _v0_sites")
+        "'tidak_diketahui', '', 0.0, 0, 0, '', 'migrated from schema v0', 0, '', 0, 0, 0 FROM _v0_sites")
     con.execute(
         "INSERT INTO site_observations (fid, geom, week, site_id, event, detected, status, confidence, area_ha, "
         "suppressed) "

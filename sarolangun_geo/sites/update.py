@@ -78,24 +78,52 @@ def _merge_dates(a: str, b: str, keep: int) -> str:
     return ",".join(dates[-keep:])
 
 
+def _inactivity(prev: Mapping[str, Any], sid: str, active: bool, week: str, cfg: SitesConfig,
+                fstats: pd.DataFrame | None) -> tuple[int, bool]:
+    """New ``quiet_clear_weeks`` of a site and the inactivity signal **I** (see :mod:`.lifecycle`).
+
+    The count comes from ``prev`` (the state before this week), so a rerun of
+    the week does not count it twice.  Activity resets it; a week without
+    activity adds one only when the site's footprint was seen clear
+    (``clear_frac >= min_clear_frac``); a cloudy week (or a site missing from
+    ``fstats``) leaves it unchanged.  Without clear information (``fstats`` is
+    None or has no ``clear_frac`` column) the count is left as it is and **I**
+    falls back to calendar weeks since ``last_seen``.
+    """
+    count = int(_get(prev, "quiet_clear_weeks", 0) or 0)
+    if active:
+        return 0, False
+    lc = cfg.lifecycle
+    if fstats is None or "clear_frac" not in fstats.columns:
+        last = prev.get("last_seen") or ""
+        days = (week_bounds(week)[1] - dt.date.fromisoformat(last)).days if last else -1
+        return count, days >= 7 * lc.inactive_weeks
+    frac = float(fstats.at[sid, "clear_frac"]) if sid in fstats.index else float("nan")
+    if np.isfinite(frac) and frac >= lc.min_clear_frac:
+        count += 1
+    return count, count >= lc.inactive_weeks
+
+
 def _detected_record(prev: Mapping[str, Any] | None, p: Mapping[str, Any], sid: str, parent: str | None,
-                     week: str, cfg: SitesConfig, latest: Mapping[str, Any] | None) -> dict[str, Any]:
+                     week: str, cfg: SitesConfig, latest: Mapping[str, Any] | None,
+                     fstats: pd.DataFrame | None = None) -> dict[str, Any]:
     week_end = week_bounds(week)[1].isoformat()
     obs = _get(p, "last_detected", "") or week_end
     area = float(p["area_ha"])
     base = dict(prev) if prev is not None else {}
     if prev is None or parent is not None:
         first = _get(p, "first_detected", "") or obs
-        status, ratio = "baru", 1.0
+        status, ratio, quiet = "baru", 1.0, 0
         if parent is not None and prev is not None:
             first = prev.get("first_seen") or first
             active = obs > (prev.get("last_seen") or "")
             status = next_status(prev["status"], active=active, grown=False, recurrence=False,
                                  recovering=False, inactive=False)
+            quiet = 0 if active else int(_get(prev, "quiet_clear_weeks", 0) or 0)
         rec = {"site_id": sid, "status": status, "first_seen": first, "last_seen": obs, "prev_area_ha": area,
                "max_area_ha": area, "growth": ratio, "recurrence": 0, "parent_id": parent, "obs_dates": "",
                "merged_ids": "", "merged_into": None, "verification": "", "verification_date": "",
-               "verified_area_ha": None, "suppressed": 0}
+               "verified_area_ha": None, "suppressed": 0, "quiet_clear_weeks": quiet}
     else:
         prev_area = float(_get(prev, "area_ha", 0.0) or 0.0)
         ratio = area / prev_area if prev_area > 0 else 1.0
@@ -105,14 +133,14 @@ def _detected_record(prev: Mapping[str, Any] | None, p: Mapping[str, Any], sid: 
         visit = str(latest.get("date")) if latest is not None else ""
         recurrence = bool(active and acted and obs > visit and not _get(prev, "recurrence", 0))
         last = prev.get("last_seen") or ""
-        inactive = (not active) and (dt.date.fromisoformat(week_end) - dt.date.fromisoformat(last)).days \
-            >= 7 * cfg.lifecycle.inactive_weeks if last else False
+        quiet, inactive = _inactivity(prev, sid, active, week, cfg, fstats)
         status = next_status(prev["status"], active=active, grown=grown, recurrence=recurrence,
                              recovering=False, inactive=inactive)
         rec = {"status": status, "prev_area_ha": prev_area, "growth": ratio,
                "last_seen": max(last, obs) if active else last,
                "max_area_ha": max(area, float(_get(prev, "max_area_ha", 0.0) or 0.0)),
-               "recurrence": 1 if recurrence else int(_get(prev, "recurrence", 0) or 0)}
+               "recurrence": 1 if recurrence else int(_get(prev, "recurrence", 0) or 0),
+               "quiet_clear_weeks": quiet}
     base.update(rec)
     base.update({k: p.get(k) for k in _CARRY if k in p})
     base.update(site_id=sid, geometry=p["geometry"], area_ha=area, last_week=week,
@@ -127,7 +155,6 @@ def _undetected_record(prev: Mapping[str, Any], week: str, cfg: SitesConfig, fst
                        recovery: Mapping[str, bool] | None) -> dict[str, Any]:
     rec = dict(prev)
     sid = rec["site_id"]
-    week_end = week_bounds(week)[1]
     fs = fstats.loc[sid] if fstats is not None and sid in fstats.index else None
     if fs is not None:
         rec["footprint_d_ndvi"] = float(fs["d_ndvi"])
@@ -137,8 +164,7 @@ def _undetected_record(prev: Mapping[str, Any], week: str, cfg: SitesConfig, fst
         recovering = bool(fs is not None and np.isfinite(fs["d_ndvi"])
                           and fs["d_ndvi"] >= cfg.lifecycle.rehab_d_ndvi
                           and fs["confidence"] < cfg.polygonize.min_confidence)
-    last = rec.get("last_seen") or ""
-    inactive = bool(last) and (week_end - dt.date.fromisoformat(last)).days >= 7 * cfg.lifecycle.inactive_weeks
+    rec["quiet_clear_weeks"], inactive = _inactivity(prev, sid, False, week, cfg, fstats)
     rec["status"] = next_status(rec["status"], active=False, grown=False, recurrence=False,
                                 recovering=recovering, inactive=inactive)
     rec["growth"] = 0.0
@@ -202,7 +228,9 @@ def step(state: pd.DataFrame, polygons: pd.DataFrame, week: str, next_id: int, c
     verifications
         All verification rows (``site_id, date, outcome, site_area_ha``).
     footprint_stats, recovery
-        Rehabilitation signal per site id (see :mod:`.lifecycle`).
+        Rehabilitation signal per site id and, with a ``clear_frac`` column in
+        ``footprint_stats``, whether each footprint was seen clear this week
+        (the inactivity count, see :mod:`.lifecycle`).
     """
     verifs = verifications if verifications is not None else pd.DataFrame(
         columns=["site_id", "date", "outcome", "site_area_ha"])
@@ -227,7 +255,7 @@ def step(state: pd.DataFrame, polygons: pd.DataFrame, week: str, next_id: int, c
     for i, p in enumerate(polygons.to_dict("records")):
         sid, parent = ids[i], m.parent_ids[i]
         prev = prev_by_id.get(parent if parent is not None else sid)
-        records[sid] = _detected_record(prev, p, sid, parent, week, cfg, latest.get(sid))
+        records[sid] = _detected_record(prev, p, sid, parent, week, cfg, latest.get(sid), footprint_stats)
         events[sid] = "split" if parent else ("new" if prev is None else "continue")
     for old, new in sorted(merged_into.items()):
         rec = records[new]

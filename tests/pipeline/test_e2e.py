@@ -90,7 +90,7 @@ def test_kill_9_then_rerun_gives_identical_outputs(reference_run, test_catalog, 
     cli("run", "--config", str(cfg), "--week", weeks[0])
     rng = random.Random(1)
     env = {**os.environ, "SOURCE_DATE_EPOCH": "1700000000"}
-    for attempt in range(3):
+    for _ in range(3):
         proc = subprocess.Popen([sys.executable, "-m", "sarolangun_geo.cli", "run", "--config", str(cfg),
                                  "--week", weeks[1], "--no-progress"], cwd=ROOT, env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -126,3 +126,96 @@ def test_lifecycle__acted_on_without_new_activity_does_not_reactivate(tmp_path):
     reg.add_verifications(rows)
     reg.upsert("2026-W02", week_polygons([(b, "2026-01-01")]), now=NOW)  # old observation only
     assert _status(reg)["SRL-PETI-000001"] == "aktif"
+
+
+SID = "SRL-PETI-000001"
+
+
+def _seen(clear_frac: float | None) -> pd.DataFrame | None:
+    """Footprint statistics of the site: still bare, observed over ``clear_frac`` of its footprint."""
+    if clear_frac is None:
+        return None
+    return pd.DataFrame({"d_ndvi": [-0.35], "confidence": [1], "n_px": [100], "clear_frac": [clear_frac]},
+                        index=pd.Index([SID], name="site_id"))
+
+
+def _quiet_weeks(reg: Registry) -> int:
+    return int(reg.sites().set_index("site_id").at[SID, "quiet_clear_weeks"])
+
+
+def _weeks(start: int, n: int) -> list[str]:
+    return [f"2026-W{w:02d}" for w in range(start, start + n)]
+
+
+def test_inactivity__live_site_stays_aktif_through_six_cloudy_weeks(tmp_path):
+    reg = Registry(tmp_path / "reg.gpkg")
+    reg.upsert("2026-W01", week_polygons([(square(*A, 100), "2026-01-01")]), now=NOW)
+    for week in _weeks(2, 6):  # the calendar rule alone would give tidak_aktif from W05 on
+        reg.upsert(week, week_polygons([]), footprint_stats=_seen(0.1), now=NOW)
+        assert _status(reg) == {SID: "aktif"}, week
+        assert _quiet_weeks(reg) == 0
+    # the site is still detected (evidence kept) but not observed again: no activity, still cloudy
+    reg.upsert("2026-W08", week_polygons([(square(*A, 100), "2026-01-01")]), footprint_stats=_seen(0.0), now=NOW)
+    assert _status(reg) == {SID: "aktif"} and _quiet_weeks(reg) == 0
+
+
+def test_inactivity__four_clear_weeks_without_activity_make_tidak_aktif(tmp_path):
+    reg = Registry(tmp_path / "reg.gpkg")
+    reg.upsert("2026-W01", week_polygons([(square(*A, 100), "2026-01-01")]), now=NOW)
+    for i, week in enumerate(_weeks(2, 4), start=1):
+        reg.upsert(week, week_polygons([]), footprint_stats=_seen(1.0), now=NOW)
+        assert _quiet_weeks(reg) == i
+        assert _status(reg) == {SID: "tidak_aktif" if i == 4 else "aktif"}, week
+    reg.upsert("2026-W06", week_polygons([(square(*A, 100), "2026-02-04")]), footprint_stats=_seen(1.0), now=NOW)
+    assert _status(reg) == {SID: "aktif_kembali"} and _quiet_weeks(reg) == 0  # activity resets the count
+
+
+def test_inactivity__a_mix_counts_only_the_clear_weeks(tmp_path):
+    reg = Registry(tmp_path / "reg.gpkg")
+    a = square(*A, 100)
+    reg.upsert("2026-W01", week_polygons([(a, "2026-01-01")]), now=NOW)
+    seq = [  # (clear_frac, detected with the old observation, expected count, expected status)
+        (0.0, False, 0, "aktif"),
+        (1.0, False, 1, "aktif"),
+        (0.49, False, 1, "aktif"),   # under min_clear_frac = 0.5: cloudy
+        (0.5, True, 2, "aktif"),     # detected, but nothing new: a quiet clear week
+        (0.2, False, 2, "aktif"),
+        (0.9, False, 3, "aktif"),
+        (0.0, False, 3, "aktif"),
+        (0.8, False, 4, "tidak_aktif"),
+    ]
+    for week, (frac, detected, count, status) in zip(_weeks(2, len(seq)), seq, strict=True):
+        polys = week_polygons([(a, "2026-01-01")] if detected else [])
+        reg.upsert(week, polys, footprint_stats=_seen(frac), now=NOW)
+        assert (_quiet_weeks(reg), _status(reg)[SID]) == (count, status), week
+
+
+def test_inactivity__calendar_fallback_without_clear_information(tmp_path):
+    reg = Registry(tmp_path / "reg.gpkg")
+    reg.upsert("2026-W01", week_polygons([(square(*A, 100), "2026-01-01")]), now=NOW)
+    no_clear = _seen(1.0).drop(columns="clear_frac")
+    for week in _weeks(2, 3):
+        reg.upsert(week, week_polygons([]), footprint_stats=no_clear, now=NOW)
+        assert _status(reg) == {SID: "aktif"}
+    reg.upsert("2026-W05", week_polygons([]), footprint_stats=no_clear, now=NOW)  # 31 days since last_seen
+    assert _status(reg) == {SID: "tidak_aktif"} and _quiet_weeks(reg) == 0
+
+
+def test_inactivity__rerun_of_a_week_does_not_count_twice(tmp_path):
+    path = tmp_path / "reg.gpkg"
+    reg = Registry(path)
+    reg.upsert("2026-W01", week_polygons([(square(*A, 100), "2026-01-01")]), now=NOW)
+    for week in _weeks(2, 3):
+        reg.upsert(week, week_polygons([]), footprint_stats=_seen(1.0), now=NOW)
+    assert _quiet_weeks(reg) == 3
+    once = path.read_bytes()
+    for _ in range(3):  # rerun the latest week: restored from the snapshot, counted once
+        reg.upsert("2026-W04", week_polygons([]), footprint_stats=_seen(1.0), now=NOW)
+        assert _quiet_weeks(reg) == 3 and _status(reg) == {SID: "aktif"}
+        assert path.read_bytes() == once
+    reg.upsert("2026-W04", week_polygons([]), footprint_stats=_seen(0.0), now=NOW)  # rerun, now cloudy
+    assert _quiet_weeks(reg) == 2
+    reg.upsert("2026-W04", week_polygons([]), footprint_stats=_seen(1.0), now=NOW)
+    assert path.read_bytes() == once
+    reg.upsert("2026-W05", week_polygons([]), footprint_stats=_seen(1.0), now=NOW)
+    assert _quiet_weeks(reg) == 4 and _status(reg) == {SID: "tidak_aktif"}

@@ -92,6 +92,18 @@ def test_vectorize__water_polygons_and_footprint_stats():
     assert vectorize(ds, footprints=fp).footprint_stats.loc["SRL-PETI-000001", "d_ndvi"] == pytest.approx(-0.3)
 
 
+def test_vectorize__footprint_clear_frac_from_n_clear():
+    ds = make_evidence(_conf((10, 30, 10, 30)))
+    fp = vectorize(ds).sites.assign(site_id=["SRL-PETI-000001"])
+    assert "clear_frac" not in vectorize(ds, footprints=fp).footprint_stats  # no n_clear: no clear information
+    n_clear = np.zeros((200, 200), "uint8")
+    n_clear[10:20, 10:30] = 2  # the northern half of the 20 x 20 px footprint had clear looks
+    stats = vectorize(ds.assign(n_clear=(("y", "x"), n_clear)), footprints=fp).footprint_stats
+    assert stats.loc["SRL-PETI-000001", "clear_frac"] == pytest.approx(0.5)
+    assert stats.loc["SRL-PETI-000001", "n_px"] == 400
+    assert "clear_frac" in vectorize(ds.assign(n_clear=(("y", "x"), n_clear))).footprint_stats.columns
+
+
 def test_vectorize__empty_evidence_gives_empty_frames():
     out = vectorize(make_evidence(np.zeros((200, 200), "uint8")))
     assert len(out.sites) == 0 and out.sites.crs.to_epsg() == 32748 and len(out.water) == 0

@@ -179,6 +179,7 @@ def test_schema__v0_is_refused_clearly_then_migrated_without_losing_history(tmp_
     assert reg.check() == schema.SCHEMA_VERSION and reg.meta()["migrated_from"] == "0"
     sites = reg.sites().set_index("site_id")
     assert dict(sites.status) == {"SRL-PETI-000004": "meluas", "SRL-PETI-000007": "tidak_aktif"}
+    assert list(sites.quiet_clear_weeks) == [0, 0]  # the clear-week inactivity count starts afresh
     assert len(reg.observations()) == 3
     with pytest.raises(RegistryError, match="no snapshot to rerun"):  # the migrated last week cannot be redone
         reg.upsert("2025-W49", week_polygons([]), now=NOW)
