@@ -20,10 +20,10 @@ snapshots than ``keep`` weeks back are pruned.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import uuid
 from pathlib import Path
+
+from ..publish._io import atomic_write_text
 
 __all__ = [
     "KINDS",
@@ -36,17 +36,6 @@ __all__ = [
 ]
 
 KINDS = ("baseline", "detection", "weekly")
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file and ``os.replace`` (fsync'd)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
 
 
 def snapshot_weeks(state_dir: Path, tiles: list[str]) -> list[str]:
