@@ -23,12 +23,12 @@ from .errors import UnknownKecamatanError
 
 __all__ = [
     "BOUNDARY_DIR",
-    "slugify",
-    "load_regency",
-    "load_kecamatan",
-    "load_desa",
     "find_kecamatan",
     "kecamatan_names",
+    "load_desa",
+    "load_kecamatan",
+    "load_regency",
+    "slugify",
 ]
 
 BOUNDARY_DIR = DATA_DIR / "boundaries"

@@ -12,27 +12,27 @@ of -1000 DN) and ``0`` before.  DN 0 is nodata.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 __all__ = [
-    "Band",
-    "BANDS",
-    "REFLECTANCE_BANDS",
     "ALL_BANDS",
-    "SCALE",
+    "BANDS",
     "BOA_OFFSET",
-    "OFFSET_CHANGE_DATE",
     "NODATA",
+    "OFFSET_CHANGE_DATE",
+    "REFLECTANCE_BANDS",
+    "SCALE",
     "SCL",
     "SCL_CLOUDY",
     "SCL_NAMES",
+    "Band",
+    "baseline_for_date",
+    "dn_to_reflectance",
     "offset_for",
     "offset_for_baseline",
-    "baseline_for_date",
     "reflectance_to_dn",
-    "dn_to_reflectance",
 ]
 
 SCALE = 0.0001

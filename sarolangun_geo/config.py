@@ -16,20 +16,21 @@ import json
 import tomllib
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 from .errors import ConfigError
 
 __all__ = [
-    "PACKAGE_ROOT",
-    "DATA_DIR",
     "CONFIG_DIR",
-    "read_toml",
-    "load_dataclass",
-    "from_mapping",
-    "to_mapping",
+    "DATA_DIR",
+    "PACKAGE_ROOT",
     "config_hash",
+    "from_mapping",
+    "load_dataclass",
+    "read_toml",
+    "to_mapping",
 ]
 
 T = TypeVar("T")

@@ -18,32 +18,33 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Iterator, Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
+from affine import Affine
 from odc.geo import CRS
 from odc.geo.geobox import GeoBox, GeoboxTiles
 from odc.geo.geom import BoundingBox, Geometry, box
-from affine import Affine
 
 from .errors import AOIError, GridMismatchError
 
 __all__ = [
     "CRS_EPSG",
-    "RESOLUTION",
-    "TILE_PX",
+    "GRID_SHAPE",
     "GRID_X0",
     "GRID_Y0",
-    "GRID_SHAPE",
+    "RESOLUTION",
+    "TILE_PX",
+    "check_grid",
+    "parse_tile_id",
     "regency_geobox",
     "regency_tiles",
-    "tile_id",
-    "parse_tile_id",
+    "subgrid",
     "tile_geobox",
+    "tile_id",
     "tile_ids",
     "tiles_for",
-    "subgrid",
     "to_geometry",
-    "check_grid",
 ]
 
 CRS_EPSG = 32748
