@@ -178,3 +178,43 @@ def test_hypothesis__stats_dask_equals_numpy(seed, n):
     ref = baseline.baseline_stats(st1, P, when="2025-03-01")
     lazy = baseline.baseline_stats(st1.chunk({"y": 4, "x": 3}), P, when="2025-03-01").compute()
     xr.testing.assert_allclose(lazy, ref)
+
+
+@pytest.mark.parametrize("m", [1, 2, 3, 5, 8, 13, 16, 17, 32])
+def test_sorted_stats__network_sort_matches_nanquantile_and_leaves_input(m):
+    rng = np.random.default_rng(m)
+    a = rng.integers(-9000, 9000, (40, 30, m)).astype("int16")
+    a[rng.random(a.shape) < 0.35] = baseline.BUF_NODATA
+    before = a.copy()
+    res = baseline._sorted_stats(a, (0.9,), with_mad=True)
+    assert np.array_equal(a, before)  # the kernel sorts a copy, never the caller's ring buffer
+    vals = np.where(a == baseline.BUF_NODATA, np.nan, a.astype("float64") * 1e-4)
+    with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
+        __import__("warnings").simplefilter("ignore", RuntimeWarning)
+        med = np.nanmedian(vals, axis=-1)
+        mad = np.nanmedian(np.abs(vals - med[..., None]), axis=-1)
+        p90 = np.nanquantile(vals, 0.9, axis=-1)
+    np.testing.assert_allclose(res[..., 0], med, atol=2e-5)
+    np.testing.assert_allclose(res[..., 1], mad, atol=2e-5)
+    np.testing.assert_allclose(res[..., 2], p90, atol=2e-5)
+
+
+def test_update_state__numpy_fold_equals_lazy_path_with_exclude():
+    ds = history(n=9, seed=3)
+    rng = np.random.default_rng(3)
+    clear = xr.DataArray(rng.random(ds.red.shape) > 0.4, dims=ds.red.dims, coords=ds.red.coords)
+    exclude = xr.DataArray(rng.random(ds.red.shape[1:]) > 0.8, dims=("y", "x"),
+                           coords={"y": ds.y, "x": ds.x})
+    ref = baseline.update_state(baseline.empty_state(ds, P), ds, clear, P, exclude=exclude)
+    lazy = baseline.update_state(baseline.empty_state(ds, P), ds.chunk({"y": 5}), clear.chunk({"y": 5}), P,
+                                 exclude=exclude.chunk({"y": 5}))
+    assert lazy["buf_ndvi"].chunks is not None and ref["buf_ndvi"].chunks is None
+    xr.testing.assert_identical(lazy.compute(), ref)
+
+
+def test_state_reference_bands__equal_to_reference_from_stats():
+    ds = history(n=7)
+    st1 = baseline.update_state(baseline.empty_state(ds, P), ds, all_clear(ds), P)
+    for when in (None, "2025-02-01"):
+        xr.testing.assert_identical(baseline.state_reference_bands(st1, P, when),
+                                    baseline.reference_bands(baseline.baseline_stats(st1, P, when)))

@@ -24,7 +24,15 @@ import xarray as xr
 from odc.geo.xr import xr_zeros
 
 from .. import grid
-from ..baseline import baseline_stats, empty_state, read_state, reference_bands, update_state, write_state
+from ..baseline import (
+    baseline_stats,
+    empty_state,
+    read_state,
+    reference_bands,
+    state_reference_bands,
+    update_state,
+    write_state,
+)
 from ..change.mining import peti_evidence
 from ..change.params import load_detection_params
 from ..composites import week_bounds, weekly_composite
@@ -96,10 +104,10 @@ def run_backfill_tile(job: TileJob) -> dict[str, Any]:
     n = cube.sizes["time"]
     with dask.config.set(scheduler="sync"):
         for i in range(0, n, BACKFILL_BATCH):
-            sub = cube.isel(time=slice(i, i + BACKFILL_BATCH))
-            ref = reference_bands(baseline_stats(state, params.baseline)) if i else None
-            clear = clear_mask(sub, params.masking, reference=ref)
-            state = update_state(state, sub, clear, params.baseline).compute()
+            sub = cube.isel(time=slice(i, i + BACKFILL_BATCH)).compute()  # read the batch once
+            ref = state_reference_bands(state, params.baseline) if i else None
+            clear = clear_mask(sub, params.masking, reference=ref).compute()
+            state = update_state(state, sub, clear, params.baseline)  # numpy in, numpy out
         write_state(state, job.state_dir, f"baseline/{job.label}")
     n_clear = int(state["count"].sum())
     info = {"tile": job.tile, "kind": "backfill", "acquisitions": n, "start": job.start, "end": job.end}
@@ -154,9 +162,10 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
         evidence = peti_evidence(cube, clear, stats, params, state=det_prev)
         comp = _composite(cube, clear, tbox)
         weekly = comp.assign({k: stats[k] for k in ROAD_STATS})
+        evidence, weekly = dask.compute(evidence, weekly)
+        # numpy in, numpy out: the fold scatters the week's clear values into the ring buffers
         new_base = update_state(base, cube, clear, params.baseline, exclude=evidence["confidence"] > 0) \
             if cube.sizes["time"] else base
-        evidence, weekly, new_base = dask.compute(evidence, weekly, new_base)
     evidence.attrs["week"] = job.label
     write_state(evidence, sd, f"detection/{job.label}")
     write_state(weekly, sd, f"weekly/{job.label}")
