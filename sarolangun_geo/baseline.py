@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import uuid
 from dataclasses import dataclass
@@ -479,12 +480,82 @@ def _tile_path(state_dir: Path, name: str, tile: str) -> Path:
     return Path(state_dir) / name / f"{tile}.zarr"
 
 
-def write_state(state: xr.Dataset, state_dir: str | Path, name: str = "baseline") -> list[Path]:
+#: Dimensions along which a state is stored one chunk per index, so that a weekly write can
+#: hard-link the chunks it did not change (the other season, the other months) from the
+#: previous week's store instead of compressing and writing them again.
+_SPLIT_DIMS = ("season", "month")
+
+
+def _chunk_file(store: Path, var: str, index: int, ndim: int) -> Path:
+    return store / var / "c" / str(index) / Path(*["0"] * (ndim - 1))
+
+
+def _unchanged(part: xr.Dataset, prev: Path | None) -> dict[str, set[int]]:
+    """Indices along ``season``/``month`` whose chunks equal those of the store ``prev``.
+
+    A baseline update changes the buffers and counts of the seasons, and the
+    climatology of the months, of the acquisitions it folded and nothing else,
+    so when ``prev`` folded a subset of ``part``'s acquisitions (and has the
+    same shape) every other season and month is unchanged.
+    """
+    if prev is None or not prev.is_dir() or "acquisitions" not in part.attrs:
+        return {}
+    import zarr
+
+    try:
+        group = zarr.open_group(str(prev), mode="r")
+        old = set(json.loads(group.attrs.get("acquisitions", "[]")))
+        same = all(group[v].shape == part[v].shape and group[v].chunks == (1, *part[v].shape[1:])
+                   for v in part.data_vars if part[v].dims and part[v].dims[0] in _SPLIT_DIMS)
+    except Exception:  # an unreadable previous store: write everything
+        return {}
+    new = set(json.loads(part.attrs["acquisitions"]))
+    if not same or not old <= new or group.attrs.get("dry_months") != part.attrs.get("dry_months"):
+        return {}
+    dates = pd.DatetimeIndex(sorted(new - old))
+    dry = json.loads(part.attrs.get("dry_months", "[]"))
+    seasons = {int(m in dry) for m in dates.month}
+    return {"season": {0, 1} - seasons, "month": set(range(12)) - {m - 1 for m in dates.month}}
+
+
+def _write_store(part: xr.Dataset, dest: Path, prev: Path | None) -> None:
+    """Write one tile's store; season/month chunks unchanged since ``prev`` are hard-linked."""
+    import dask.array as da
+    import zarr
+
+    split = [v for v in part.data_vars if part[v].dims and part[v].dims[0] in _SPLIT_DIMS]
+    keep = _unchanged(part, prev)
+    lazy = part.copy()
+    for v in split:
+        lazy[v] = part[v].copy(data=da.from_array(part[v].values, chunks=(1, *part[v].shape[1:])))
+    lazy.to_zarr(dest, mode="w", consolidated=False, compute=False)  # metadata + the other variables
+    for v in split:
+        arr = zarr.open_array(str(dest / v), mode="r+")
+        data = part[v].values
+        for i in range(data.shape[0]):
+            src = _chunk_file(prev, v, i, data.ndim) if prev is not None else None
+            if i in keep.get(part[v].dims[0], ()) and src is not None and src.is_file():
+                target = _chunk_file(dest, v, i, data.ndim)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(src, target)
+                    continue
+                except OSError:  # another filesystem: fall back to writing
+                    pass
+            arr[i] = data[i]
+
+
+def write_state(state: xr.Dataset, state_dir: str | Path, name: str = "baseline",
+                link_from: str | None = None) -> list[Path]:
     """Write ``state`` as one zarr store per canonical tile it touches; returns the paths.
 
     Each store is written to a temporary folder and renamed into place, so a
     crash never leaves a half-written tile.  Attributes (the folded
-    acquisitions) go with every tile.
+    acquisitions) go with every tile.  Variables with a leading ``season`` or
+    ``month`` dimension are stored one chunk per index; with ``link_from``
+    (the name of the snapshot this state was updated from by :func:`update_state`), chunks that the
+    update cannot have changed are hard-linked from it (same bytes, no
+    compression, half the disk) instead of being written again.
     """
     gbox = check_grid(state)
     paths = []
@@ -498,7 +569,8 @@ def write_state(state: xr.Dataset, state_dir: str | Path, name: str = "baseline"
         dest = _tile_path(Path(state_dir), name, tid)
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
-        part.to_zarr(tmp, mode="w", consolidated=False)
+        prev = _tile_path(Path(state_dir), link_from, tid) if link_from else None
+        _write_store(part, tmp, prev)
         if dest.exists():
             old = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.old")
             dest.rename(old)
@@ -524,7 +596,7 @@ def read_state(state_dir: str | Path, geobox: Any, name: str = "baseline") -> xr
         if not p.exists():
             missing.append(tid)
             continue
-        ds = xr.open_zarr(p, consolidated=False).load()
+        ds = xr.open_zarr(p, consolidated=False, chunks=None).load()  # straight to numpy, no dask graph
         x_first = tbox.affine.c + tbox.affine.a / 2
         y_first = tbox.affine.f + tbox.affine.e / 2
         if (ds.sizes["y"], ds.sizes["x"]) != tuple(tbox.shape) or not (

@@ -218,3 +218,27 @@ def test_state_reference_bands__equal_to_reference_from_stats():
     for when in (None, "2025-02-01"):
         xr.testing.assert_identical(baseline.state_reference_bands(st1, P, when),
                                     baseline.reference_bands(baseline.baseline_stats(st1, P, when)))
+
+
+def test_write_state__links_unchanged_season_and_months_from_previous(tmp_path):
+    wet = history(n=4, start="2025-01-05")
+    st1 = baseline.update_state(baseline.empty_state(wet, P), wet, all_clear(wet), P)
+    baseline.write_state(st1, tmp_path, "baseline/w1")
+    dry = history(n=1, start="2025-07-02", seed=5)
+    st2 = baseline.update_state(st1, dry, all_clear(dry), P)
+    (path,) = baseline.write_state(st2, tmp_path, "baseline/w2", link_from="baseline/w1")
+    back = baseline.read_state(tmp_path / "baseline", st2.odc.geobox, "w2")
+    xr.testing.assert_identical(back.drop_vars("spatial_ref"), st2.drop_vars("spatial_ref"))
+    wet_chunk = path / "buf_ndvi" / "c" / "0" / "0" / "0" / "0"
+    dry_chunk = path / "buf_ndvi" / "c" / "1" / "0" / "0" / "0"
+    jan, jul = path / "month_obs" / "c" / "0" / "0" / "0", path / "month_obs" / "c" / "6" / "0" / "0"
+    assert wet_chunk.stat().st_nlink == 2 and jan.stat().st_nlink == 2  # shared with w1
+    assert dry_chunk.stat().st_nlink == 1 and jul.stat().st_nlink == 1  # written anew
+    # a previous store that folded something else is never linked from
+    other = baseline.update_state(baseline.empty_state(dry, P), dry, all_clear(dry), P)
+    (p3,) = baseline.write_state(st2, tmp_path, "baseline/w3", link_from="baseline/none")
+    (p4,) = baseline.write_state(other, tmp_path, "baseline/w4", link_from="baseline/w2")
+    assert (p3 / "buf_ndvi" / "c" / "0" / "0" / "0" / "0").stat().st_nlink == 1
+    assert (p4 / "buf_ndvi" / "c" / "0" / "0" / "0" / "0").stat().st_nlink == 1
+    xr.testing.assert_identical(baseline.read_state(tmp_path / "baseline", st2.odc.geobox, "w4")
+                                .drop_vars("spatial_ref"), other.drop_vars("spatial_ref"))

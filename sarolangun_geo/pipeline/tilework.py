@@ -169,7 +169,7 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
     evidence.attrs["week"] = job.label
     write_state(evidence, sd, f"detection/{job.label}")
     write_state(weekly, sd, f"weekly/{job.label}")
-    write_state(new_base, sd, f"baseline/{job.label}")
+    write_state(new_base, sd, f"baseline/{job.label}", link_from=f"baseline/{job.prev}")
     dates = [str(pd.Timestamp(t).date()) for t in cube.time.values]
     info = {"tile": job.tile, "kind": "week", "week": job.label, "prev": job.prev, "acquisitions": dates,
             "alert_pixels": int((evidence["confidence"] > 0).sum()),
