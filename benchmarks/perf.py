@@ -74,13 +74,13 @@ TARGETS = {
 # ----------------------------------------------------------------------------- helpers
 
 def _toml(catalog: Path, work: Path, kecamatan: str | None, scheduler: str, roads: Path | None,
-          bbox: list[float] | None = None) -> Path:
+          geojson: Path | None = None) -> Path:
     lines = [f'name = "perf-{work.name}"', 'lang = "id"', "", "[source]", 'kind = "stac"',
              f'url = "{catalog}"', "max_cloud = 100", "", "[aoi]"]
     if kecamatan:
         lines.append(f'kecamatan = ["{kecamatan}"]')
-    elif bbox:
-        lines.append(f"bbox = {list(bbox)}")
+    elif geojson:
+        lines.append(f'geojson = "{geojson}"')
     lines += ["", "[layers]"]
     if roads is not None and roads.is_file():
         lines.append(f'roads = "{roads}"')
@@ -203,16 +203,27 @@ def case_backfill(a: argparse.Namespace) -> dict[str, Any]:
             "acquisitions": len(p["baseline_dates"])}
 
 
-def _year_plan(catalog: Path) -> tuple[list[float], str, str, int]:
-    """bbox, first and last day of the first 52 weeks of a year-long catalog, acquisitions in them."""
+def _year_plan(catalog: Path) -> tuple[Path, str, str, int]:
+    """AOI GeoJSON, first and last day of the first 52 weeks of a year-long catalog, acquisitions in them.
+
+    The AOI is the simulated tiles' extent shrunk by 15 m, so that no neighbouring tile is
+    touched by its outline (a sliver would count as a tile of its own).
+    """
+    import geopandas as gpd
+    from shapely.geometry import box
+
     scen = json.loads((catalog.parent / "truth" / "scenario.json").read_text())
+    aoi_path = catalog.parent / "aoi.geojson"
+    if not aoi_path.is_file():
+        gpd.GeoDataFrame(geometry=[box(*scen["bbox_epsg32748"]).buffer(-15, join_style="mitre")],
+                         crs=32748).to_crs(4326).to_file(aoi_path, driver="GeoJSON")
     days = acquisition_dates(catalog)
     end = days[0] + dt.timedelta(days=52 * 7 - 1)
     if days[-1] < end - dt.timedelta(days=10):
         raise SystemExit(f"{catalog} covers {days[0]}..{days[-1]}, less than 52 weeks; simulate a year: "
                          "`sarolangun-geo simulate --scenario demo --tiles x04y08 x05y08 --start 2025-06-01 "
                          "--end 2026-06-07 --out data/bench/year2`")
-    return scen["bbox"], str(days[0]), str(end), sum(d <= end for d in days)
+    return aoi_path, str(days[0]), str(end), sum(d <= end for d in days)
 
 
 def case_backfill_year(a: argparse.Namespace) -> dict[str, Any]:
@@ -221,8 +232,8 @@ def case_backfill_year(a: argparse.Namespace) -> dict[str, Any]:
     from sarolangun_geo.pipeline.run import _windows
 
     catalog = Path(a.year_catalog)
-    bbox, start, end, n = _year_plan(catalog)
-    cfg = load_run_config(_toml(catalog, Path(a.work), None, "threads", None, bbox))
+    aoi_path, start, end, n = _year_plan(catalog)
+    cfg = load_run_config(_toml(catalog, Path(a.work), None, "threads", None, geojson=aoi_path))
     wins = _windows(cfg)[1]
     t0 = time.perf_counter()
     summ = backfill(start, end, cfg)

@@ -140,7 +140,7 @@ def _check_compatible(state: xr.Dataset, params: BaselineParams) -> None:
 
 
 def update_state(state: xr.Dataset, cube: xr.Dataset, clear: xr.DataArray, params: BaselineParams,
-                 exclude: xr.DataArray | None = None) -> xr.Dataset:
+                 exclude: xr.DataArray | None = None, *, copy: bool = True) -> xr.Dataset:
     """Fold the clear observations of ``cube`` into ``state`` (returns a new state).
 
     Parameters
@@ -155,6 +155,10 @@ def update_state(state: xr.Dataset, cube: xr.Dataset, clear: xr.DataArray, param
     exclude
         Optional bool ``(y, x)`` or ``(time, y, x)``: pixels not to fold in
         (ongoing detections).
+    copy
+        ``False`` lets the numpy fold write into ``state``'s own arrays instead
+        of copies (the pipeline's private state: saves a copy of the ring
+        buffers per call); ``state`` must not be used afterwards.
 
     Acquisitions whose date is already recorded in the state are skipped, so
     the update is idempotent.  Lazy inputs stay lazy (the graph grows with
@@ -178,7 +182,7 @@ def update_state(state: xr.Dataset, cube: xr.Dataset, clear: xr.DataArray, param
     values["swir16"] = cube["swir16"].astype("float32")
     seasons = season_of(cube.time.values, params)
     if not any(_is_lazy(o) for o in (state, values, clear, exclude)):
-        out = _fold_numpy(state, values, clear, exclude, order, seasons, params)
+        out = _fold_numpy(state, values, clear, exclude, order, seasons, params, copy)
         out.attrs["acquisitions"] = json.dumps(sorted(done | {dates[i] for i in order}))
         return out
     slot = xr.DataArray(np.arange(params.buffer_size), dims="slot")
@@ -227,17 +231,22 @@ def _is_lazy(obj: Any) -> bool:
 
 
 def _fold_numpy(state: xr.Dataset, values: xr.Dataset, clear: xr.DataArray, exclude: xr.DataArray | None,
-                order: list[int], seasons: np.ndarray, params: BaselineParams) -> xr.Dataset:
+                order: list[int], seasons: np.ndarray, params: BaselineParams, copy: bool = True) -> xr.Dataset:
     """:func:`update_state` for numpy-backed inputs: scatter each clear value into its slot in place.
 
     The same result as the lazy path, without materialising a full
     ``(slot, y, x)`` temporary per acquisition and variable.
     """
     n = params.buffer_size
-    bufs = {v: state[f"buf_{v}"].values.copy() for v in BASELINE_VARS}
-    count = state["count"].values.astype("uint16", copy=True)
-    month_obs = state["month_obs"].values.astype("uint16", copy=True)
-    month_water = state["month_water"].values.astype("uint16", copy=True)
+    def own(name: str, dtype: str) -> np.ndarray:
+        a = state[name].values
+        writable = a.flags.writeable and a.flags.c_contiguous and a.dtype == dtype
+        return a if not copy and writable else np.array(a, dtype=dtype, order="C")
+
+    bufs = {v: own(f"buf_{v}", "int16") for v in BASELINE_VARS}
+    count = own("count", "uint16")
+    month_obs = own("month_obs", "uint16")
+    month_water = own("month_water", "uint16")
     vals = {v: values[v].transpose("time", "y", "x").values for v in BASELINE_VARS}
     ok_all = clear.transpose("time", "y", "x").values.astype(bool) & ~np.isnan(vals["ndvi"])
     if exclude is not None:

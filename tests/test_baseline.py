@@ -242,3 +242,15 @@ def test_write_state__links_unchanged_season_and_months_from_previous(tmp_path):
     assert (p4 / "buf_ndvi" / "c" / "0" / "0" / "0" / "0").stat().st_nlink == 1
     xr.testing.assert_identical(baseline.read_state(tmp_path / "baseline", st2.odc.geobox, "w4")
                                 .drop_vars("spatial_ref"), other.drop_vars("spatial_ref"))
+
+
+def test_update_state__in_place_fold_equals_copying_fold():
+    ds = history(n=6, seed=9)
+    ref = baseline.update_state(baseline.empty_state(ds, P), ds, all_clear(ds), P)
+    st0 = baseline.empty_state(ds, P)
+    before = st0["buf_ndvi"].values.copy()
+    kept = baseline.update_state(baseline.empty_state(ds, P), ds, all_clear(ds), P)
+    assert np.array_equal(st0["buf_ndvi"].values, before)  # copy=True (default) leaves its input alone
+    inplace = baseline.update_state(st0, ds, all_clear(ds), P, copy=False)
+    xr.testing.assert_identical(inplace, ref)
+    xr.testing.assert_identical(kept, ref)

@@ -39,6 +39,7 @@ from ..composites import week_bounds, weekly_composite
 from ..errors import BaselineError, NoItemsError
 from ..masking import clear_mask
 from ..sources import load_cube, resolve_source
+from .roadwork import tile_road_table, write_tile_table
 from .snapshots import mark_tile_done, tile_done
 
 __all__ = ["COMPOSITE_BANDS", "ROAD_STATS", "TileJob", "job_geobox", "run_backfill_tile", "run_week_tile"]
@@ -66,6 +67,7 @@ class TileJob:
     source_kw: tuple[tuple[str, Any], ...]
     state_dir: str
     detection_toml: str
+    roads: str = ""              # road layer (run config [layers] roads; "" = none)
 
 
 def job_geobox(job: TileJob) -> Any:
@@ -107,7 +109,9 @@ def run_backfill_tile(job: TileJob) -> dict[str, Any]:
             sub = cube.isel(time=slice(i, i + BACKFILL_BATCH)).compute()  # read the batch once
             ref = state_reference_bands(state, params.baseline) if i else None
             clear = clear_mask(sub, params.masking, reference=ref).compute()
-            state = update_state(state, sub, clear, params.baseline)  # numpy in, numpy out
+            state = update_state(state, sub, clear, params.baseline, copy=False)  # numpy, in place
+            del sub, clear, ref
+            gc.collect()  # accessor reference cycles would keep every batch's arrays alive
         write_state(state, job.state_dir, f"baseline/{job.label}")
     n_clear = int(state["count"].sum())
     info = {"tile": job.tile, "kind": "backfill", "acquisitions": n, "start": job.start, "end": job.end}
@@ -164,12 +168,15 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
         weekly = comp.assign({k: stats[k] for k in ROAD_STATS})
         evidence, weekly = dask.compute(evidence, weekly)
         # numpy in, numpy out: the fold scatters the week's clear values into the ring buffers
-        new_base = update_state(base, cube, clear, params.baseline, exclude=evidence["confidence"] > 0) \
-            if cube.sizes["time"] else base
+        new_base = update_state(base, cube, clear, params.baseline, exclude=evidence["confidence"] > 0,
+                                copy=False) if cube.sizes["time"] else base
     evidence.attrs["week"] = job.label
     write_state(evidence, sd, f"detection/{job.label}")
     write_state(weekly, sd, f"weekly/{job.label}")
     write_state(new_base, sd, f"baseline/{job.label}", link_from=f"baseline/{job.prev}")
+    road_table = tile_road_table(job.roads, job.detection_toml, weekly, stats) if job.roads else None
+    if road_table is not None:  # the road pixels' evidence; combined over tiles in weekly_outputs
+        write_tile_table(sd, job.label, job.tile, road_table)
     dates = [str(pd.Timestamp(t).date()) for t in cube.time.values]
     info = {"tile": job.tile, "kind": "week", "week": job.label, "prev": job.prev, "acquisitions": dates,
             "alert_pixels": int((evidence["confidence"] > 0).sum()),
