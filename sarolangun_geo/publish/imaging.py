@@ -28,9 +28,10 @@ def stretch(refl: np.ndarray, lo: float, hi: float, gamma: float = 0.8) -> np.nd
         float array of surface reflectance, any shape; NaN is nodata.
     """
     a = np.asarray(refl, dtype="float64")
-    x = np.clip((a - lo) / (hi - lo), 0.0, 1.0) ** gamma
+    ok = np.isfinite(a)
+    x = np.clip((np.where(ok, a, lo) - lo) / (hi - lo), 0.0, 1.0) ** gamma  # no NaN reaches the cast
     out = (1 + np.rint(x * 254)).astype("uint8")
-    out[~np.isfinite(a)] = 0
+    out[~ok] = 0
     return out
 
 
