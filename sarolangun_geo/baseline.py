@@ -332,12 +332,24 @@ def _sorted_stats(a: np.ndarray, quantiles: tuple[float, ...], with_mad: bool = 
     last axis ``[median, mad_raw (if with_mad), *quantiles]`` (linear
     interpolation, as ``numpy.nanquantile``); NaN where a pixel has no value.
     The int16 codes are sorted directly with a sorting network (empty slots,
-    ``BUF_NODATA``, sort first).
+    ``BUF_NODATA``, sort first).  Pixels are processed in blocks whose
+    temporaries stay in the CPU cache (the kernel is memory-bound otherwise).
     """
     a = np.asarray(a, dtype="int16")
     lead = a.shape[:-1]
     m = a.shape[-1]
-    s = a.reshape(-1, m).T.copy()  # (m, pixels), a C-ordered copy: sorted in place below
+    flat = a.reshape(-1, m)
+    k = 1 + int(with_mad) + len(quantiles)
+    out = np.empty((flat.shape[0], k), "float32")
+    step = max(1024, 262144 // max(m, 1))  # ~0.5 MB of int16 codes per block
+    for p0 in range(0, flat.shape[0], step):
+        out[p0:p0 + step] = _sorted_stats_block(flat[p0:p0 + step].T.copy(), quantiles, with_mad)
+    return out.reshape(*lead, k)
+
+
+def _sorted_stats_block(s: np.ndarray, quantiles: tuple[float, ...], with_mad: bool) -> np.ndarray:
+    """:func:`_sorted_stats` of one block ``s`` (``(m, pixels)``, a private copy: sorted in place)."""
+    m = s.shape[0]
     _network_sort(s)
     n = (s != BUF_NODATA).sum(axis=0)
     empty = n == 0
@@ -358,12 +370,15 @@ def _sorted_stats(a: np.ndarray, quantiles: tuple[float, ...], with_mad: bool = 
     if with_mad:
         # deviations in half-code units, so a median halfway between two codes stays exact
         med2 = np.where(empty, 0, np.rint(2 * med / BUF_SCALE)).astype("int32")
-        dev = np.abs(2 * s.astype("int32") - med2[None])
+        dev = s.astype("int32")
+        dev *= 2
+        dev -= med2[None]
+        np.abs(dev, out=dev)
         dev[s == BUF_NODATA] = np.iinfo("int32").max  # empty slots sort last
         _network_sort(dev)
         parts.append(q(dev, 0.5, np.zeros_like(first)) / 2)
     parts += [q(s, f, first) for f in quantiles]
-    return np.stack(parts, axis=-1).reshape(*lead, len(parts))
+    return np.stack(parts, axis=-1)
 
 
 def _season_stats(buf: np.ndarray, count: np.ndarray, season: int | None, min_obs_season: int,
@@ -465,9 +480,17 @@ def baseline_stats(state: xr.Dataset, params: BaselineParams, when: Any = None) 
     return ds.drop_vars([c for c in ds.coords if c not in ("y", "x", "spatial_ref")])
 
 
-def reference_bands(stats: xr.Dataset) -> xr.Dataset:
-    """Baseline ``nir`` and ``swir16`` medians for :func:`sarolangun_geo.masking.clear_mask`."""
-    return xr.Dataset({"nir": stats["nir_median"], "swir16": stats["swir16_median"]})
+def reference_bands(stats: xr.Dataset, changed: xr.DataArray | None = None) -> xr.Dataset:
+    """Baseline ``nir`` and ``swir16`` medians for :func:`sarolangun_geo.masking.clear_mask`.
+
+    ``changed`` (bool ``(y, x)``, e.g. pixels with an ongoing detection) blanks
+    the reference there: the baseline no longer describes a pixel whose cover
+    changed, and a dark abandoned pit measured against its old forest would
+    otherwise be taken for an unflagged cloud shadow on every clear day (the
+    shadow test is skipped where the reference is NaN).
+    """
+    ref = xr.Dataset({"nir": stats["nir_median"], "swir16": stats["swir16_median"]})
+    return ref if changed is None else ref.where(~changed.astype(bool))
 
 
 def state_reference_bands(state: xr.Dataset, params: BaselineParams, when: Any = None) -> xr.Dataset:

@@ -254,3 +254,13 @@ def test_update_state__in_place_fold_equals_copying_fold():
     inplace = baseline.update_state(st0, ds, all_clear(ds), P, copy=False)
     xr.testing.assert_identical(inplace, ref)
     xr.testing.assert_identical(kept, ref)
+
+
+def test_reference_bands__blank_where_cover_changed():
+    ds = history(n=6)
+    s = baseline.baseline_stats(baseline.update_state(baseline.empty_state(ds, P), ds, all_clear(ds), P), P)
+    changed = xr.zeros_like(s.ndvi_median, dtype=bool)
+    changed[3, 4] = True
+    ref = baseline.reference_bands(s, changed)
+    assert bool(ref.nir.isnull()[3, 4]) and int(ref.nir.isnull().sum()) == 1
+    xr.testing.assert_identical(baseline.reference_bands(s).nir.where(~changed), ref.nir)
