@@ -696,6 +696,8 @@ def main() -> None:
             work = base
         else:
             work = root / name
+            if name == "backfill_year" and work.exists():
+                shutil.rmtree(work)  # a fresh build: finished tiles would be skipped
             if name not in ("naive", "backfill_year"):
                 if not (base / "state").exists():
                     print("  no baseline yet: run the backfill case first", flush=True)

@@ -10,7 +10,12 @@ when land that the baseline saw as vegetated
    and ponds that set PETI apart from plantation clearing, landslides and
    village growth (bare, no ponds), while rice flooding and river sandbars
    fail (1): they are not on baseline-vegetated land, or their water is in the
-   baseline's seasonal range.
+   baseline's seasonal range – *or* a deposit of washed **tailings** on it or
+   within that radius, near permanent water (:func:`bright_tailings`,
+   :func:`tailings_deposit`): a site dug mostly into spoil, with ponds too
+   small or too few to resolve, still shows the bright, iron-poor sand that
+   sluicing leaves, which cleared lateritic soil, landslide scars and roofs
+   do not.
 
 Evidence kinds form the §3 bitmask (1 vegetation loss, 2 bare soil/tailings,
 4 new turbid water, 8 pit texture, 16 near permanent water) and a weighted
@@ -39,8 +44,8 @@ import xarray as xr
 
 from ..grid import check_grid
 from ..indices import compute_indices
-from ..masking import dilate
-from .params import DetectionParams
+from ..masking import dilate, focal_mean
+from .params import DetectionParams, MiningParams
 from .water import is_turbid, near_water, new_water, pit_texture
 
 __all__ = [
@@ -51,11 +56,13 @@ __all__ = [
     "KIND_WATER",
     "STATE_VARS",
     "acquisition_evidence",
+    "bright_tailings",
     "confidence_level",
     "count_kinds",
     "empty_detection_state",
     "epoch_day",
     "peti_evidence",
+    "tailings_deposit",
     "update_detection",
 ]
 
@@ -68,6 +75,36 @@ _D_VARS = ("d_ndvi", "d_bsi", "d_mndwi", "d_ndti")
 def epoch_day(t: Any) -> int:
     """Days since 1970-01-01 of a date/datetime (the §3 date encoding)."""
     return int((pd.Timestamp(t).normalize() - pd.Timestamp("1970-01-01")).days)
+
+
+def bright_tailings(blue: xr.DataArray, green: xr.DataArray, red: xr.DataArray,
+                    params: MiningParams) -> xr.DataArray:
+    """Washed tailings colour: bright, iron-poor sand and gravel (bool; NaN -> False).
+
+    Sluicing strips the iron-oxide coatings and the fines off alluvial sand,
+    so PETI spoil is far brighter in the visible (``red >= tailings_min_red``,
+    ``green >= tailings_min_green``; quartz sand ~0.2-0.3) than the lateritic
+    soil of clearings, landslide scars and dirt roads (red ~0.10-0.16; a few
+    pixels reach ~0.19 on sunlit slopes under smoke haze, which the deposit,
+    river-context and persistence tests then remove), while its spectrum still
+    rises to the red like ground
+    (``blue <= tailings_max_blue_red * red``; haze, cloud remnants and roofs
+    are flat).  Only the colour: combine with vegetation loss and bare-soil
+    evidence, see :func:`tailings_deposit`.  Surface reflectance, dims ``(y, x)``.
+    """
+    return ((red >= params.tailings_min_red) & (green >= params.tailings_min_green)
+            & (blue <= params.tailings_max_blue_red * red))
+
+
+def tailings_deposit(tailings: xr.DataArray, params: MiningParams) -> xr.DataArray:
+    """Tailings pixels that lie in a deposit: local share >= ``tailings_min_frac`` (bool, y, x).
+
+    The share is taken over a disk of ``tailings_radius_px``, so isolated
+    bright pixels (cloud edges, mixed road or roof pixels) drop out while a
+    spoil heap of a few hundred m² stays.
+    """
+    frac = focal_mean(tailings.astype("float32"), params.tailings_radius_px)
+    return tailings & (frac >= params.tailings_min_frac)
 
 
 def acquisition_evidence(obs: xr.Dataset, stats: xr.Dataset, params: DetectionParams) -> xr.Dataset:
@@ -101,7 +138,8 @@ def acquisition_evidence(obs: xr.Dataset, stats: xr.Dataset, params: DetectionPa
     water_cleared = water & vegetated
     texture = pit_texture(water_cleared, bare & veg_loss, wp)
     near = near_water(stats["permanent_water"], wp)
-    support = dilate(water_cleared, mp.support_radius_px)
+    tailings = tailings_deposit(veg_loss & bare & bright_tailings(obs["blue"], obs["green"], obs["red"], mp), mp)
+    support = dilate(water_cleared | (tailings & near), mp.support_radius_px)
     candidate = veg_loss & (bare | water) & support
     kinds = (veg_loss.astype("uint8") * KIND_VEG_LOSS + bare.astype("uint8") * KIND_BARE
              + water.astype("uint8") * KIND_WATER + texture.astype("uint8") * KIND_TEXTURE

@@ -54,6 +54,11 @@ class MiningParams:
     bare_bsi: float = 0.0
     bare_dbsi: float = 0.12
     bare_max_ndvi: float = 0.35
+    tailings_min_red: float = 0.19
+    tailings_min_green: float = 0.16
+    tailings_max_blue_red: float = 0.9
+    tailings_radius_px: int = 3
+    tailings_min_frac: float = 0.25
     w_veg_loss: float = 0.3
     w_bare: float = 0.2
     w_water: float = 0.25
@@ -80,29 +85,35 @@ class DetectionParams:
 
 @dataclass(frozen=True)
 class RoadParams:
-    """Road-damage settings (``roads.toml``)."""
+    """Road-damage settings (``roads.toml``; the meaning of each is documented there)."""
 
     segment_length_m: float = 100.0
     corridor_half_width_m: float = 10.0
     min_clear_frac: float = 0.5
+    min_clear_px: int = 5
     water_mndwi: float = 0.0
+    water_dmndwi: float = 0.15
     max_base_water_freq: float = 0.2
     bare_dbsi: float = 0.12
+    bare_min_redness: float = 0.18
     veg_loss_dndvi: float = -0.2
     veg_base_ndvi: float = 0.5
-    change_z: float = 4.0
-    change_min_abs: float = 0.12
     dark_min: float = 0.12
-    river_buffer_m: float = 30.0
+    dark_min_angle: float = 4.0
+    dark_radius_m: float = 100.0
+    river_buffer_m: float = 60.0
     context_radius_m: float = 200.0
-    context_max_frac: float = 0.25
-    w_water: float = 0.4
-    w_bare: float = 0.3
-    w_veg_loss: float = 0.2
-    w_surface_change: float = 0.3
-    frac_scale: float = 0.3
-    damaged_score: float = 0.4
-    confidence_steps: tuple[float, ...] = (0.4, 0.55, 0.7)
+    context_max_frac: float = 0.2
+    context_min_seen: float = 0.25
+    w_water: float = 1.0
+    w_bare: float = 1.0
+    w_veg_loss: float = 0.6
+    w_surface_change: float = 1.0
+    frac_scale: float = 0.4
+    damaged_score: float = 0.5
+    confidence_steps: tuple[float, ...] = (0.6, 0.8, 0.95)
+    persist_looks: int = 2
+    clear_looks: int = 2
 
 
 def load_detection_params(path: str | Path = DETECTION_TOML) -> DetectionParams:

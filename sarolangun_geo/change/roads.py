@@ -1,26 +1,32 @@
 """Road damage per fixed road segment and ISO week.
 
-Roads (coal-truck routes, village dirt roads) are cut into fixed segments
-(:func:`split_segments`, 100 m by default; ids ``{road_id}-{k:04d}`` are
-stable as long as the road geometry is).  Each segment owns a corridor of
-pixels (:func:`segment_raster`, centre line buffered by
-``corridor_half_width_m``).  Per week, the clear composite of every corridor
-pixel is compared with the pixel's baseline (:func:`road_pixel_evidence`):
+Roads (coal-truck routes, village dirt roads, estate tracks) are cut into fixed
+segments (:func:`split_segments`, 100 m by default; ids ``{road_id}-{k:04d}``
+are stable as long as the road geometry is).  Each segment owns a corridor of
+pixels (:func:`segment_raster`, centre line buffered by ``corridor_half_width_m``).
 
-* ``water``: standing water or liquid mud (MNDWI > 0 where the baseline rarely
-  saw water – not a river crossing);
-* ``bare``: exposed soil (BSI up on the baseline: a paved surface broken up,
-  or soil washed/slid onto the road);
-* ``veg_loss``: vegetation lost across the corridor (landslide scar, cut);
-* ``surface_change``: any index moved by more than ``change_z`` robust sigmas.
+The weekly scoring runs in two steps, so that the heavy part runs per tile:
 
-The shares of clear corridor pixels with each kind are the evidence floats;
-their weighted, saturating sum is the ``score`` (0..1); ``damaged`` when the
-score reaches ``damaged_score`` and enough of the corridor was clear.
+1. :func:`road_tile_evidence` (per tile, in the tile's worker): every corridor
+   pixel's clear composite against the pixel's own baseline, as a compact table of
+   continuous values, with the two *spatial* terms that need the whole raster: the
+   share of the land around that changed (an estate clearing, a flooded field or a
+   new neighbourhood is area-wide; a slide or mud on the road is not) and the
+   darkening of the land around (cloud shadow, haze, terrain illumination and leaf
+   fall darken the surroundings too; wet mud on the road does not);
+2. :func:`score_from_tiles` (once, after the tiles): concatenates the tables,
+   removes what the whole road network shared this week (its median darkening
+   against the surroundings: every dirt road wets alike), turns the values into
+   evidence flags (:func:`pixel_flags`), takes the shares per segment, combines them
+   into a score, and carries a small per-segment state from week to week
+   (*persistence*, :func:`~sarolangun_geo.change.road_state.advance_state`).
+
+:func:`score_segments` is the whole-AOI convenience wrapper of both steps.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import geopandas as gpd
@@ -31,13 +37,21 @@ from shapely.geometry import LineString, MultiLineString
 from shapely.ops import substring
 
 from ..grid import CRS_EPSG, check_grid
-from ..indices import compute_indices
-from ..masking import focal_mean, within_distance
+from ..indices import bsi, mndwi, ndvi, normalized_difference
 from .params import RoadParams
+from .road_state import STATE_COLUMNS, advance_state, carry_last_look
 
 __all__ = [
+    "KINDS",
+    "PIXEL_COLUMNS",
+    "PIXEL_PARAMS",
     "SEGMENT_COLUMNS",
+    "STATE_COLUMNS",
+    "advance_state",
+    "pixel_flags",
     "road_pixel_evidence",
+    "road_tile_evidence",
+    "score_from_tiles",
     "score_segments",
     "segment_raster",
     "split_segments",
@@ -45,8 +59,20 @@ __all__ = [
 
 SEGMENT_COLUMNS = ["segment_id", "road_id", "geometry", "week", "score", "confidence", "damaged",
                    "water", "bare", "veg_loss", "surface_change", "n_clear"]
-_KINDS = ("water", "bare", "veg_loss", "surface_change")
+#: Columns of the per-tile pixel table (:func:`road_tile_evidence`).
+PIXEL_COLUMNS = ["segment", "scorable", "valid", "n_clear", "mndwi", "redness", "d_ndvi", "d_bsi", "d_mndwi",
+                 "base_ndvi", "water_freq", "darkening", "angle", "dark_ctx", "context"]
+#: RoadParams fields the per-tile step uses (the others only matter when combining).
+PIXEL_PARAMS = frozenset({"corridor_half_width_m", "river_buffer_m", "context_radius_m", "context_min_seen",
+                          "dark_radius_m", "bare_dbsi", "veg_loss_dndvi", "veg_base_ndvi", "water_mndwi",
+                          "max_base_water_freq", "water_dmndwi"})
+#: Evidence kinds (the shares published per segment).
+KINDS = ("water", "bare", "veg_loss", "surface_change")
+_STATS = ("ndvi_median", "bsi_median", "mndwi_median", "nir_median", "swir16_median", "water_freq",
+          "permanent_water")
 
+
+# --------------------------------------------------------------------------- segments
 
 def _parts(geom: Any) -> list[LineString]:
     if isinstance(geom, LineString):
@@ -88,13 +114,15 @@ def segment_raster(segments: gpd.GeoDataFrame, template: Any, half_width_m: floa
     """Raster of segment numbers (int32, row + 1; 0 = no road) on the grid of ``template``.
 
     Each segment is buffered by ``half_width_m`` (flat ends); where corridors
-    overlap (junctions), the later segment wins.
+    overlap (junctions), the later segment wins.  A tile's raster uses the
+    numbers of the whole ``segments`` table, so tiles of one run agree.
     """
     from rasterio.features import rasterize
 
     gbox = check_grid(template)
     geoms = segments.to_crs(CRS_EPSG).geometry.buffer(half_width_m, cap_style="flat")
-    shapes = [(g, i + 1) for i, g in enumerate(geoms) if not g.is_empty]
+    ext = gbox.extent.geom
+    shapes = [(g, i + 1) for i, g in enumerate(geoms) if not g.is_empty and g.intersects(ext)]
     arr = rasterize(shapes, out_shape=gbox.shape, transform=gbox.affine, fill=0, dtype="int32",
                     all_touched=False) if shapes else np.zeros(gbox.shape, "int32")
     ref = template if isinstance(template, xr.DataArray) else next(iter(template.data_vars.values()))
@@ -103,128 +131,304 @@ def segment_raster(segments: gpd.GeoDataFrame, template: Any, half_width_m: floa
                                                        if k in ("y", "x", "spatial_ref")}, name="segment")
 
 
-def road_pixel_evidence(obs: xr.Dataset, stats: xr.Dataset, params: RoadParams,
-                        network_darkening: float | xr.DataArray = 0.0) -> xr.Dataset:
-    """Per-pixel road-damage flags of one clear composite against the baseline (bool, y/x).
+# --------------------------------------------------------------------------- step 1: per tile
 
-    ``obs`` holds ``blue, green, red, nir, swir16`` (a week's composite);
-    ``stats`` is :func:`sarolangun_geo.baseline.baseline_stats`.
+def _disk_sum(values: np.ndarray, radius_px: int) -> np.ndarray:
+    """Sum of integer ``values`` over a disk of ``radius_px`` around every pixel (exact, int64).
 
-    * ``water``: MNDWI above ``water_mndwi`` where the baseline rarely saw water;
-    * ``bare``: BSI up by ``bare_dbsi``; ``veg_loss``: NDVI down by
-      ``|veg_loss_dndvi|`` where the baseline was vegetated;
-    * ``surface_change``: an index moved by ``change_z`` robust sigmas (and
-      ``change_min_abs``), or the surface darkened in NIR + SWIR (wet mud,
-      water-filled ruts) by ``dark_min`` more than the road network did this
-      week (``network_darkening``: seasonal wetting and calibration shifts
-      affect every road alike, a damaged stretch stands out);
-    * pixels within ``river_buffer_m`` of permanent water are not scored
-      (river stage at bridges and fords), and ``veg_loss``, ``bare`` and
-      ``surface_change`` are dropped where more than ``context_max_frac`` of the
-      land within ``context_radius_m`` changed (an estate clearing or a new
-      neighbourhood, not a feature on the road).
-
-    Also returns ``valid`` and ``darkening`` (float32).
+    An FFT convolution (fast for any radius); the sums are integers, so rounding
+    removes the FFT's rounding noise and a tile agrees with the whole mosaic.
     """
-    idx = compute_indices(obs, ("ndvi", "bsi", "mndwi"))
-    d = {k: idx[k] - stats[f"{k}_median"] for k in ("ndvi", "bsi", "mndwi")}
-    near_river = within_distance(stats["permanent_water"].astype(bool), params.river_buffer_m / 10.0)
-    valid = idx["ndvi"].notnull() & stats["ndvi_median"].notnull() & idx["mndwi"].notnull() & ~near_river
-    water = (idx["mndwi"] > params.water_mndwi) & (stats["water_freq"] < params.max_base_water_freq)
-    bare = d["bsi"] > params.bare_dbsi
-    veg_loss = (stats["ndvi_median"] >= params.veg_base_ndvi) & (d["ndvi"] < params.veg_loss_dndvi)
-    changed = xr.zeros_like(valid)
-    for k in ("ndvi", "bsi", "mndwi"):
-        lim = np.maximum(params.change_z * stats[f"{k}_mad"], params.change_min_abs)
-        changed = changed | (abs(d[k]) > lim)
-    ref = stats["nir_median"] + stats["swir16_median"]
-    darkening = (1.0 - (obs["nir"] + obs["swir16"]) / ref.where(ref > 0)).astype("float32")
-    changed = changed | ((darkening - network_darkening) > params.dark_min)
-    land_change = (veg_loss | bare) & idx["ndvi"].notnull()
-    wide = focal_mean(land_change.astype("float32"), max(1, round(params.context_radius_m / 10.0)))
-    local = ~(wide > params.context_max_frac)
-    return xr.Dataset({"valid": valid, "water": water & valid, "bare": bare & valid & local,
-                       "veg_loss": veg_loss & valid & local, "surface_change": changed & valid & local,
-                       "darkening": darkening})
+    from scipy.signal import fftconvolve
+
+    from ..masking import disk
+
+    if not values.any():
+        return np.zeros(values.shape, np.int64)
+    return np.rint(fftconvolve(values.astype("float64"), disk(radius_px).astype("float64"), mode="same")
+                   ).astype(np.int64)
 
 
-def _bincount(ids: Any, weights: Any, n: int) -> Any:
-    if hasattr(ids, "dask") or hasattr(weights, "dask"):
-        import dask.array as da
+def _disk_area(radius_px: int) -> int:
+    from ..masking import disk
 
-        w = da.asarray(weights).ravel()
-        i = da.asarray(ids).ravel().rechunk(w.chunks)
-        return da.bincount(i, weights=w, minlength=n)
-    return np.bincount(np.asarray(ids).ravel(), weights=np.asarray(weights).ravel(), minlength=n)
+    return int(disk(radius_px).sum())
 
 
-def score_segments(segments: gpd.GeoDataFrame, composite: xr.Dataset, stats: xr.Dataset,
-                   params: RoadParams, week: str, seg_raster: xr.DataArray | None = None) -> gpd.GeoDataFrame:
-    """Score every segment for one week (docs/architecture.md §3).
+def _surroundings(seen: np.ndarray, land: np.ndarray, dark: np.ndarray, params: RoadParams
+                  ) -> tuple[np.ndarray, np.ndarray]:
+    """(``context``, ``dark_ctx``): share of the clear land around that changed, its mean darkening.
+
+    Disk means over the clear (``seen``) pixels, NaN where less than
+    ``context_min_seen`` of the disk was clear; the darkening is summed as 1e-4
+    integer codes, so the sums are exact.
+    """
+    r = max(1, round(params.context_radius_m / 10.0))
+    n = _disk_sum(seen, r)
+    context = np.where(n >= params.context_min_seen * _disk_area(r), _disk_sum(land & seen, r) / np.maximum(n, 1),
+                       np.nan)
+    rd = max(1, round(params.dark_radius_m / 10.0))
+    n = _disk_sum(seen, rd)
+    code = np.where(seen, np.rint(np.clip(np.nan_to_num(dark), -1, 1) * 1e4), 0).astype(np.int64)
+    dark_ctx = np.where(n >= params.context_min_seen * _disk_area(rd), _disk_sum(code, rd) / np.maximum(n, 1) * 1e-4,
+                        np.nan)
+    return context, dark_ctx
+
+
+def _near_river(permanent_water: np.ndarray, params: RoadParams) -> np.ndarray:
+    from scipy import ndimage
+
+    pw = np.asarray(permanent_water).astype(bool)
+    if not pw.any():
+        return np.zeros(pw.shape, bool)
+    return ndimage.distance_transform_edt(~pw) <= params.river_buffer_m / 10.0
+
+
+def _spectral_angle(a: dict[str, np.ndarray]) -> np.ndarray:
+    """Angle (degrees) between the week's ``blue..swir16`` spectrum and the baseline's.
+
+    The baseline spectrum is rebuilt from the medians the baseline keeps (NIR and
+    SWIR16 reflectance; red from NDVI, green from MNDWI, blue from BSI).  A change of
+    illumination (terrain shading in another season, thin haze) scales every band
+    alike and leaves the angle near 0; a new material (mud, water, soil) turns it.
+    """
+    n, s = a["nir_median"], a["swir16_median"]
+    r = n * (1 - a["ndvi_median"]) / (1 + a["ndvi_median"])
+    g = s * (1 + a["mndwi_median"]) / (1 - a["mndwi_median"])
+    b = ((s + r) * (1 - a["bsi_median"]) - n * (1 + a["bsi_median"])) / (1 + a["bsi_median"])
+    base = np.stack([np.maximum(b, 0), g, r, n, s])
+    now = np.stack([a[k] for k in ("blue", "green", "red", "nir", "swir16")])
+    cos = (base * now).sum(0) / np.sqrt((base * base).sum(0) * (now * now).sum(0))
+    return np.degrees(np.arccos(np.clip(cos, -1, 1)))
+
+
+def _pixel_values(a: dict[str, np.ndarray], params: RoadParams) -> dict[str, np.ndarray]:
+    """The per-pixel values of :data:`PIXEL_COLUMNS` (but ``segment``/``n_clear``) on whole 2-D arrays."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        now = {"ndvi": ndvi(nir=a["nir"], red=a["red"]), "mndwi": mndwi(green=a["green"], swir16=a["swir16"]),
+               "bsi": bsi(blue=a["blue"], red=a["red"], nir=a["nir"], swir16=a["swir16"])}
+        d = {k: now[k] - a[f"{k}_median"] for k in now}
+        ref = a["nir_median"] + a["swir16_median"]
+        dark = 1.0 - (a["nir"] + a["swir16"]) / np.where(ref > 0, ref, np.nan)
+        seen = np.isfinite(d["ndvi"]) & np.isfinite(d["bsi"]) & np.isfinite(d["mndwi"]) & np.isfinite(dark)
+        water = (now["mndwi"] > params.water_mndwi) & (a["water_freq"] < params.max_base_water_freq) \
+            & (d["mndwi"] > params.water_dmndwi)
+        land = ((a["ndvi_median"] >= params.veg_base_ndvi) & (d["ndvi"] < params.veg_loss_dndvi)) \
+            | (d["bsi"] > params.bare_dbsi) | water
+        context, dark_ctx = _surroundings(seen, land, dark, params)
+        scorable = np.isfinite(a["ndvi_median"]) & np.isfinite(ref) & ~_near_river(a["permanent_water"], params)
+        valid = seen & scorable
+        out = {"mndwi": now["mndwi"], "redness": normalized_difference(a["red"], a["blue"]), "d_ndvi": d["ndvi"],
+               "d_bsi": d["bsi"], "d_mndwi": d["mndwi"], "base_ndvi": a["ndvi_median"], "water_freq": a["water_freq"],
+               "darkening": dark, "angle": _spectral_angle(a), "dark_ctx": dark_ctx, "context": context}
+        out = {k: np.where(valid, v, np.nan).astype(np.float32) for k, v in out.items()}
+    return {"scorable": scorable, "valid": valid, **out}
+
+
+def _arrays(composite: xr.Dataset, stats: xr.Dataset, extra: dict[str, Any]) -> dict[str, np.ndarray]:
+    """The bands and statistics as numpy arrays (one compute for dask-backed inputs)."""
+    import dask
+
+    arrays = {**{b: composite[b].data for b in ("blue", "green", "red", "nir", "swir16")},
+              **{k: stats[k].data for k in _STATS}, **extra}
+    return {k: np.asarray(v) for k, v in zip(arrays, dask.compute(*arrays.values()), strict=True)}
+
+
+def road_tile_evidence(composite: xr.Dataset, stats: xr.Dataset, seg_raster: xr.DataArray,
+                       params: RoadParams) -> pd.DataFrame:
+    """Per-pixel road evidence of one tile and week: a compact table of its corridor pixels.
+
+    Parameters
+    ----------
+    composite
+        One week of :func:`sarolangun_geo.composites.weekly_composite` (dims ``y, x``:
+        ``blue, green, red, nir, swir16`` reflectance, NaN without a clear look; ``n_clear``).
+    stats
+        :func:`sarolangun_geo.baseline.baseline_stats` on the same grid.
+    seg_raster
+        :func:`segment_raster` of the run's segments on the same grid.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per corridor pixel (``seg_raster > 0``, row-major), :data:`PIXEL_COLUMNS`:
+        ``segment`` (int32 raster value), ``scorable`` (bool: has a baseline and is not
+        within ``river_buffer_m`` of permanent water), ``valid`` (bool: scorable and
+        clear this week), ``n_clear`` (uint16) and float32
+        (NaN where not valid): ``mndwi`` and ``redness`` (``(red - blue) / (red + blue)``)
+        of the week; ``d_ndvi, d_bsi, d_mndwi`` (minus the baseline median);
+        ``base_ndvi``, ``water_freq`` (baseline); ``darkening`` (``1 - (nir + swir16)``
+        over its baseline); ``angle`` (degrees between the week's spectrum and the
+        baseline's, :func:`_spectral_angle`); ``dark_ctx`` (mean darkening of the clear land within
+        ``dark_radius_m``) and ``context`` (share of the clear land within
+        ``context_radius_m`` that lost vegetation, became bare or newly wet); both NaN
+        when less than ``context_min_seen`` of the disk was clear, and tile-local (a
+        pixel that close to the tile edge sees its own tile's side only).  This is
+        where the per-tile step computes: the result is a table.
+    """
+    gbox = check_grid(composite)
+    check_grid(stats, gbox)
+    check_grid(seg_raster, gbox)
+    a = _arrays(composite, stats, {"seg": seg_raster.data, "n_clear": composite["n_clear"].data})
+    on = a["seg"] > 0
+    if not on.any():
+        return _empty_pixels()
+    v = _pixel_values(a, params)
+    cols = {"segment": a["seg"][on].astype(np.int32), "n_clear": np.nan_to_num(
+        a["n_clear"][on].astype("float64")).astype(np.uint16)}
+    cols.update({k: x[on] for k, x in v.items()})
+    return pd.DataFrame(cols, columns=PIXEL_COLUMNS)
+
+
+def _empty_pixels() -> pd.DataFrame:
+    dtypes = {"segment": np.int32, "scorable": bool, "valid": bool, "n_clear": np.uint16}
+    return pd.DataFrame({c: np.array([], dtypes.get(c, np.float32)) for c in PIXEL_COLUMNS})
+
+
+# --------------------------------------------------------------------------- step 2: combine
+
+def pixel_flags(px: Any, params: RoadParams, network_darkening: float = 0.0) -> dict[str, Any]:
+    """Evidence flags from the per-pixel values (a :data:`PIXEL_COLUMNS` table or a dict of arrays).
+
+    * ``water``: MNDWI above ``water_mndwi`` and ``water_dmndwi`` above the baseline
+      where the baseline rarely saw water (standing water, liquid mud);
+    * ``bare``: BSI up by ``bare_dbsi`` on a soil-coloured surface (``redness`` at
+      least ``bare_min_redness``: the iron-oxide red slope of the region's soils;
+      roofs and concrete are grey): a slide or soil washed over the road, a broken surface;
+    * ``veg_loss``: NDVI down by ``|veg_loss_dndvi|`` where the baseline was vegetated;
+    * ``surface_change``: NIR + SWIR16 darkened by ``dark_min`` more than the land
+      around it, beyond what the road network did this week, with the spectrum's
+      shape turned by ``dark_min_angle`` degrees from the baseline's (wet mud, ruts;
+      terrain shading in another season only scales the spectrum); not judged where
+      too little of the land around was clear;
+    * every kind is dropped where more than ``context_max_frac`` of the land around
+      changed (area-wide change is not a feature of the road).
+
+    NaN values give False; ``valid`` is passed through.
+    """
+    valid = px["valid"]
+    keep = valid & ~(px["context"] > params.context_max_frac)
+    water = (px["mndwi"] > params.water_mndwi) & (px["water_freq"] < params.max_base_water_freq) \
+        & (px["d_mndwi"] > params.water_dmndwi)
+    bare = (px["d_bsi"] > params.bare_dbsi) & (px["redness"] >= params.bare_min_redness)
+    veg = (px["base_ndvi"] >= params.veg_base_ndvi) & (px["d_ndvi"] < params.veg_loss_dndvi)
+    dark = ((_local_darkening(px) - network_darkening) > params.dark_min) & (px["angle"] >= params.dark_min_angle)
+    return {"valid": valid, "water": water & keep, "bare": bare & keep, "veg_loss": veg & keep,
+            "surface_change": dark & keep}
+
+
+def _local_darkening(px: Any) -> Any:
+    """Darkening of the pixel beyond the land around it (NaN where too little of that was clear:
+    next to a cloud, a shadow cannot be told from mud)."""
+    return px["darkening"] - px["dark_ctx"]
+
+
+def _network_darkening(px: pd.DataFrame) -> float:
+    """Median local darkening of the valid corridor pixels of the whole network (0 if none)."""
+    d = np.asarray(_local_darkening(px), "float64")[np.asarray(px["valid"], bool)]
+    d = d[np.isfinite(d)]
+    return float(np.median(d)) if d.size else 0.0
+
+
+def score_from_tiles(segments: gpd.GeoDataFrame, tables: Sequence[pd.DataFrame], week: str,
+                     params: RoadParams, previous: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+    """Score every segment for one week from the tiles' pixel tables (docs/architecture.md §3).
 
     Parameters
     ----------
     segments
-        From :func:`split_segments`.
-    composite
-        One week of :func:`sarolangun_geo.composites.weekly_composite` (dims ``y, x``:
-        bands and ``n_clear``).
-    stats
-        :func:`sarolangun_geo.baseline.baseline_stats` on the same grid.
+        The run's :func:`split_segments` table (the one the tiles' ``seg_raster`` came from).
+    tables
+        :func:`road_tile_evidence` of every tile of the week.
     week
         ISO week label ``YYYY-Www``.
-    seg_raster
-        Optional precomputed :func:`segment_raster` (reuse it week after week).
+    previous
+        Last week's result of this function, or None (no history).  Matched on
+        ``segment_id``; segments without history start fresh.
 
     Returns
     -------
     GeoDataFrame (EPSG:32748)
-        One row per segment: ``segment_id, road_id, geometry, week, score,
-        confidence, damaged, water, bare, veg_loss, surface_change, n_clear``.
-        The zonal sums are the one place this stage computes (the result is a
-        table); segments with too few clear pixels get score 0, confidence 0.
+        :data:`SEGMENT_COLUMNS` then :data:`STATE_COLUMNS`, one row per segment.
+        A segment *looked* this week when at least ``min_clear_frac`` of its scorable
+        corridor pixels, and at least ``min_clear_px`` pixels, were clear.  The shares
+        ``water, bare, veg_loss, surface_change`` (of the clear corridor pixels) and
+        ``score`` (noisy-OR of the shares, each saturating at ``frac_scale`` and weighted
+        by ``w_<kind>``: 0..1) are those of the last look (``last_look``; 0 before any);
+        ``evidence`` is True when this week's look scored ``damaged_score`` or more.
+        ``damaged`` (persistent): see :func:`advance_state`.  ``confidence`` is 0 unless
+        damaged, then 1 plus the number of ``confidence_steps`` the score reaches.
+        ``n_clear`` is this week's mean number of clear acquisitions over the corridor.
     """
-    gbox = check_grid(composite)
-    check_grid(stats, gbox)
-    if seg_raster is None:
-        seg_raster = segment_raster(segments, composite, params.corridor_half_width_m)
     n = len(segments) + 1
-    ids = seg_raster.data
-    ev0 = road_pixel_evidence(composite, stats, params)
-    on_road = (seg_raster > 0) & ev0["valid"]
-    import dask
+    nonempty = [t for t in tables if len(t)]
+    px = pd.concat(nonempty, ignore_index=True) if nonempty else _empty_pixels()
+    fl = pixel_flags(px, params, _network_darkening(px))
+    ids = px["segment"].to_numpy()
 
-    (dark,) = dask.compute(ev0["darkening"].where(on_road).data)
-    dark = np.asarray(dark)
-    dark = dark[np.isfinite(dark)]
-    net_v = float(np.median(dark)) if dark.size else 0.0  # the whole network's darkening this week
-    ev = road_pixel_evidence(composite, stats, params, network_darkening=net_v)
-    sums = {"n_pix": _bincount(ids, np.ones(seg_raster.shape), n),
-            "valid": _bincount(ids, ev["valid"].data.astype("float64"), n),
-            "n_clear": _bincount(ids, composite["n_clear"].fillna(0).data.astype("float64"), n)}
-    for k in _KINDS:
-        sums[k] = _bincount(ids, ev[k].data.astype("float64"), n)
-    sums = dict(zip(sums, dask.compute(*sums.values()), strict=False))
-    n_pix = np.maximum(sums["n_pix"][1:], 1)
-    n_valid = sums["valid"][1:]
-    clear_frac = n_valid / n_pix
-    fr = {k: np.where(n_valid > 0, sums[k][1:] / np.maximum(n_valid, 1), 0.0) for k in _KINDS}
+    def per_segment(w: Any) -> np.ndarray:
+        return np.bincount(ids, weights=np.asarray(w, "float64"), minlength=n)[1:n]
+
+    n_pix = np.maximum(per_segment(np.ones(len(px))), 1)
+    n_valid = per_segment(fl["valid"])
+    n_scorable = per_segment(px["scorable"])  # pixels near rivers are never scored: not a cloud
+    looked = (n_valid >= params.min_clear_frac * n_scorable) & (n_valid >= params.min_clear_px)
+    shares = {k: np.where(looked, per_segment(fl[k]) / np.maximum(n_valid, 1), 0.0) for k in KINDS}
     w = {"water": params.w_water, "bare": params.w_bare, "veg_loss": params.w_veg_loss,
          "surface_change": params.w_surface_change}
-    score = sum(w[k] * np.minimum(fr[k] / params.frac_scale, 1.0) for k in _KINDS) / sum(w.values())
-    ok = clear_frac >= params.min_clear_frac
-    score = np.where(ok, score, 0.0)
-    damaged = ok & (score >= params.damaged_score)
-    s1, s2, s3 = ((*tuple(params.confidence_steps), 1.0, 1.0, 1.0))[:3]
-    conf = damaged.astype(int) + (damaged & (score >= s1) & (clear_frac >= 0.8)) + (damaged & (score >= s2)) \
-        + (damaged & (score >= s3))
-    out = segments[["segment_id", "road_id", "geometry"]].copy()
+    score = 1.0 - np.prod([1.0 - w[k] * np.minimum(shares[k] / params.frac_scale, 1.0) for k in KINDS], axis=0)
+    out = pd.DataFrame(segments[["segment_id", "road_id", "geometry"]])
+    evidence = looked & (score >= params.damaged_score)
+    state = advance_state(out["segment_id"].to_numpy(), looked, evidence, week, params, previous)
+    last = carry_last_look(out["segment_id"].to_numpy(), looked, {"score": score, **shares}, previous)
+    steps = np.asarray(tuple(params.confidence_steps), "float64")
+    conf = np.where(state["damaged"], 1 + (last["score"][:, None] >= steps[None, :]).sum(axis=1), 0)
     out["week"] = week
-    out["score"] = score.astype("float32")
+    out["score"] = last["score"].astype("float32")
     out["confidence"] = conf.astype("uint8")
-    out["damaged"] = damaged
-    for k in _KINDS:
-        out[k] = fr[k].astype("float32")
-    out["n_clear"] = np.rint(sums["n_clear"][1:] / n_pix).astype(int)
-    return gpd.GeoDataFrame(pd.DataFrame(out)[SEGMENT_COLUMNS], geometry="geometry", crs=f"EPSG:{CRS_EPSG}")
+    out["damaged"] = state["damaged"]
+    for k in KINDS:
+        out[k] = last[k].astype("float32")
+    out["n_clear"] = np.rint(per_segment(px["n_clear"]) / n_pix).astype(int)
+    out["evidence"] = evidence
+    for k in STATE_COLUMNS[1:]:
+        out[k] = state[k]
+    return gpd.GeoDataFrame(out[SEGMENT_COLUMNS + STATE_COLUMNS], geometry="geometry", crs=f"EPSG:{CRS_EPSG}")
 
+
+# --------------------------------------------------------------------------- whole-mosaic wrappers
+
+def score_segments(segments: gpd.GeoDataFrame, composite: xr.Dataset, stats: xr.Dataset,
+                   params: RoadParams, week: str, seg_raster: xr.DataArray | None = None,
+                   previous: pd.DataFrame | None = None) -> gpd.GeoDataFrame:
+    """Score every segment for one week on one mosaic: :func:`road_tile_evidence` + :func:`score_from_tiles`.
+
+    ``composite`` is one week of :func:`sarolangun_geo.composites.weekly_composite`
+    (dims ``y, x``), ``stats`` the baseline statistics on the same grid,
+    ``seg_raster`` an optional precomputed :func:`segment_raster` (reuse it week
+    after week) and ``previous`` last week's result (persistence).  Returns the
+    table of :func:`score_from_tiles`.
+    """
+    if seg_raster is None:
+        seg_raster = segment_raster(segments, composite, params.corridor_half_width_m)
+    table = road_tile_evidence(composite, stats, seg_raster, params)
+    return score_from_tiles(segments, [table], week, params, previous)
+
+
+def road_pixel_evidence(obs: xr.Dataset, stats: xr.Dataset, params: RoadParams,
+                        network_darkening: float = 0.0) -> xr.Dataset:
+    """Per-pixel evidence flags of one clear composite as rasters (bool, ``y, x``), for maps.
+
+    Every pixel is scored as if it were on a road, with the rules of
+    :func:`pixel_flags`.  ``obs`` needs ``blue, green, red, nir, swir16``; ``stats``
+    the baseline statistics on the same ``(y, x)`` shape.  Returns ``valid``,
+    ``water``, ``bare``, ``veg_loss``, ``surface_change`` (bool) and ``darkening``,
+    ``dark_ctx``, ``context`` (float32, NaN where not valid).  Computes.
+    """
+    v = _pixel_values(_arrays(obs, stats, {}), params)
+    fl = pixel_flags(v, params, network_darkening)
+    ref = obs["nir"]
+    coords = {k: c for k, c in ref.coords.items() if k in ("y", "x", "spatial_ref")}
+    out = {k: (ref.dims, np.asarray(f, bool)) for k, f in fl.items()}
+    out.update({k: (ref.dims, v[k]) for k in ("darkening", "dark_ctx", "context")})
+    return xr.Dataset(out, coords=coords)

@@ -114,7 +114,7 @@ def _job(cfg: RunConfig, tile: str, window: tuple[int, int, int, int], label: st
          start: str, end: str) -> TileJob:
     spec, kw = cfg.source_spec()
     return TileJob(tile=tile, window=window, label=label, prev=prev, start=start, end=end, source=spec, source_kw=kw,
-                   state_dir=cfg.paths.state, detection_toml=cfg.paths.thresholds)
+                   state_dir=cfg.paths.state, detection_toml=cfg.paths.thresholds, roads=cfg.layers.roads)
 
 
 def _safe(func: Callable[[TileJob], dict], job: TileJob) -> dict:
@@ -238,7 +238,8 @@ def weekly(week: str, cfg: RunConfig, *, publish: bool = True,
         if done:
             from .weekly_outputs import sites_registry_publish
 
-            counts, outputs = sites_registry_publish(cfg, week, gbox, windows, done, publish=publish)
+            counts, outputs = sites_registry_publish(cfg, week, gbox, windows, done, publish=publish,
+                                                     span_weeks=span_weeks)
             summary.counts.update(counts)
             summary.outputs.update(outputs)
         if week in snapshot_weeks(state, tiles) and prev is not None:

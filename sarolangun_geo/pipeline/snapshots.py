@@ -8,6 +8,8 @@ by :func:`sarolangun_geo.baseline.write_state`, atomically):
 * ``detection/<YYYY-Www>/<tile>.zarr`` – that week's evidence/confidence
   (docs/architecture.md §3), which is also the state carried to the next week;
 * ``weekly/<YYYY-Www>/<tile>.zarr`` – the week's composite and road evidence;
+* ``roads/<YYYY-Www>/`` – the tiles' road pixel tables and the week's segment state
+  (:mod:`.roadwork`);
 * ``done/<YYYY-Www>/<tile>.json`` – the checkpoint: written last, after the
   stores, so a tile is either done or redone.  The backfill writes one too
   (with only a baseline store).
@@ -35,7 +37,7 @@ __all__ = [
     "tile_done",
 ]
 
-KINDS = ("baseline", "detection", "weekly")
+KINDS = ("baseline", "detection", "weekly", "roads")
 
 
 def snapshot_weeks(state_dir: Path, tiles: list[str]) -> list[str]:

@@ -159,7 +159,8 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
         stats = baseline_stats(base, params.baseline, when=mid).compute()
         cube = _load(job, tbox)
         cube = _empty_week(tbox) if cube is None else cube
-        clear = clear_mask(cube, params.masking, reference=reference_bands(stats))
+        changed = det_prev["confidence"] > 0 if det_prev is not None else None
+        clear = clear_mask(cube, params.masking, reference=reference_bands(stats, changed))
         if cube.sizes["time"]:  # read the week's pixels once; everything below reuses them
             cube = cube.compute()
             clear = clear.compute()

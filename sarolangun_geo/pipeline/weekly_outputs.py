@@ -20,15 +20,17 @@ import pandas as pd
 
 from .. import __version__, aoi, grid
 from ..change.params import load_detection_params, load_road_params
-from ..change.roads import score_segments, segment_raster, split_segments
+from ..change.roads import road_tile_evidence, score_from_tiles, segment_raster
 from ..composites import week_bounds
 from ..config import config_hash
 from ..errors import ConfigError
 from ..publish import publish_week
 from ..sites import Registry, RunInfo, attribute_sites, load_sites_config, vectorize
 from ..sources import load_cube
+from . import roadwork
 from .mosaic import mosaic
 from .runconfig import RunConfig
+from .snapshots import previous_week
 from .tilework import COMPOSITE_BANDS, ROAD_STATS, _source, tile_info
 
 __all__ = ["read_layer", "run_config_hash", "sites_registry_publish"]
@@ -59,20 +61,33 @@ def _now() -> dt.datetime | None:
     return dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else None
 
 
-def _roads(cfg: RunConfig, week: str, weekly: Any, geom: gpd.GeoDataFrame) -> gpd.GeoDataFrame | None:
-    lines = read_layer(cfg.layers.roads, "roads")
-    if lines is None or lines.empty:
+def _roads(cfg: RunConfig, week: str, weekly: Any, windows: dict[str, tuple[int, int, int, int]],
+           done: list[str]) -> gpd.GeoDataFrame | None:
+    """Combine the tiles' road pixel tables into the week's segment scores (with persistence).
+
+    Tiles without a stored table (run before road tables existed) are computed from
+    their weekly snapshot.  The previous snapshot week's segment state carries the
+    persistence; the combined table is stored for the next week.  Returns the
+    segments that touch the AOI, or None without a road layer.
+    """
+    rparams = roadwork.road_params(cfg.paths.thresholds)
+    segments = roadwork.run_segments(cfg.layers.roads, rparams)
+    if segments is None:
         return None
-    if "road_id" not in lines:
-        lines = lines.assign(road_id=[f"R{i:04d}" for i in range(len(lines))])
-    lines = lines.clip(geom.to_crs(grid.CRS_EPSG).union_all())
-    lines = lines[~lines.geometry.is_empty]
-    rparams = load_road_params(Path(cfg.paths.thresholds).with_name("roads.toml"))
-    segments = split_segments(lines, rparams.segment_length_m)  # ids fixed by the regency clip
-    segments = segments[segments.intersects(weekly.odc.geobox.extent.geom)].reset_index(drop=True)
-    seg = segment_raster(segments, weekly, rparams.corridor_half_width_m)
-    composite = weekly[[*COMPOSITE_BANDS, "n_clear"]]
-    return score_segments(segments, composite, weekly[list(ROAD_STATS)], rparams, week, seg)
+    state = Path(cfg.paths.state)
+    tables = roadwork.read_tile_tables(state, week, done, roadwork.segments_key(segments))
+    gbox = weekly.odc.geobox
+    r0 = round((grid.GRID_Y0 - gbox.affine.f) / grid.RESOLUTION)
+    c0 = round((gbox.affine.c - grid.GRID_X0) / grid.RESOLUTION)
+    for t in (t for t in done if t not in tables):
+        w = windows[t]
+        tile = weekly.isel(y=slice(w[0] - r0, w[2] - r0), x=slice(w[1] - c0, w[3] - c0))
+        tables[t] = road_tile_evidence(tile[[*COMPOSITE_BANDS, "n_clear"]], tile[list(ROAD_STATS)],
+                                       segment_raster(segments, tile, rparams.corridor_half_width_m), rparams)
+    previous = roadwork.read_segment_state(state, previous_week(state, done, week))
+    scored = score_from_tiles(segments, [tables[t] for t in done], week, rparams, previous)
+    roadwork.write_segment_state(state, week, scored)
+    return scored[scored.intersects(gbox.extent.geom)].reset_index(drop=True)
 
 
 def _history(reg: Registry) -> pd.DataFrame | None:
@@ -85,9 +100,15 @@ def _history(reg: Registry) -> pd.DataFrame | None:
 
 
 def sites_registry_publish(cfg: RunConfig, week: str, gbox: Any, windows: dict[str, tuple[int, int, int, int]],
-                           done: list[str], *,
-                           publish: bool = True) -> tuple[dict[str, Any], dict[str, str]]:
-    """Vectorise, attribute, upsert and publish one week from the finished tiles."""
+                           done: list[str], *, publish: bool = True,
+                           span_weeks: int = 1) -> tuple[dict[str, Any], dict[str, str]]:
+    """Vectorise, attribute, upsert and publish one week from the finished tiles.
+
+    ``span_weeks`` is the number of weeks the tiles folded (``weekly(...,
+    span_weeks=N)``): the registry takes evidence dated inside that window as
+    fresh, and counts the footprints' clear looks in it, at most one quiet
+    week per clear look and per week of the span (:mod:`sarolangun_geo.sites.lifecycle`).
+    """
     state = Path(cfg.paths.state)
     evidence = mosaic(state, f"detection/{week}", gbox, windows, done)
     weekly = mosaic(state, f"weekly/{week}", gbox, windows, done)
@@ -95,7 +116,7 @@ def sites_registry_publish(cfg: RunConfig, week: str, gbox: Any, windows: dict[s
     scfg = load_sites_config(cfg.paths.sites_config)
     reg = Registry(cfg.paths.registry, scfg)
     vec = vectorize(evidence, scfg.polygonize, footprints=reg.sites() if Path(cfg.paths.registry).exists()
-                    else None)
+                    else None, min_clear_frac=scfg.lifecycle.min_clear_frac)
     sites = vec.sites
     if len(sites):  # keep what lies in the regency (the AOI tiles overhang its border)
         sites = sites[sites.intersects(geom.to_crs(grid.CRS_EPSG).union_all())]
@@ -104,13 +125,13 @@ def sites_registry_publish(cfg: RunConfig, week: str, gbox: Any, windows: dict[s
                                  permits=read_layer(cfg.layers.permits, "permits"),
                                  forest=read_layer(cfg.layers.protected_forest, "protected_forest"),
                                  config=scfg.polygonize)
-    road_scores = _roads(cfg, week, weekly, geom)
+    road_scores = _roads(cfg, week, weekly, windows, done)
     items = sorted({d for t in done for d in tile_info(state, week, t).get("acquisitions", [])})
     spec = _source(*cfg.source_spec())
     run = RunInfo(sources=(getattr(spec, "name", cfg.source.url),), items=tuple(items),
                   config_hash=run_config_hash(cfg))
     counts = reg.upsert(week, attributed, roads=road_scores, footprint_stats=vec.footprint_stats, run=run,
-                        now=_now())
+                        now=_now(), span_weeks=span_weeks)
     counts = {**counts, "acquisitions": len(items),
               "damaged_segments": int(road_scores["damaged"].sum()) if road_scores is not None else 0}
     outputs: dict[str, str] = {"registry": str(cfg.paths.registry)}
@@ -148,7 +169,7 @@ def republish(cfg: RunConfig, week: str, gbox: Any, windows: dict[str, tuple[int
     state = Path(cfg.paths.state)
     evidence = mosaic(state, f"detection/{week}", gbox, windows, done)
     weekly = mosaic(state, f"weekly/{week}", gbox, windows, done)
-    road_scores = _roads(cfg, week, weekly, aoi.load_regency())
+    road_scores = _roads(cfg, week, weekly, windows, done)
     items = sorted({d for t in done for d in tile_info(state, week, t).get("acquisitions", [])})
     return publish_from_state(cfg, week, gbox, windows, done, reg, road_scores, evidence, weekly, items,
                               run_config_hash(cfg))

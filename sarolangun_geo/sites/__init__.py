@@ -3,9 +3,11 @@
 Weekly flow (the pipeline calls these, in this order)::
 
     reg = Registry(path)
-    vec = vectorize(evidence, cfg.polygonize, footprints=reg.sites())   # tile by tile
+    vec = vectorize(evidence, cfg.polygonize, footprints=reg.sites(),   # tile by tile
+                    min_clear_frac=cfg.lifecycle.min_clear_frac)
     gdf = attribute_sites(vec.sites, water=vec.water, roads=roads, permits=permits, forest=forest)
-    reg.upsert(week, gdf, roads=road_segments, footprint_stats=vec.footprint_stats, run=RunInfo(...))
+    reg.upsert(week, gdf, roads=road_segments, footprint_stats=vec.footprint_stats, run=RunInfo(...),
+               span_weeks=1)                                         # weeks the evidence run folded
     reg.import_verifications("field/2026-W07.xlsx")                   # whenever findings come back
 
 See :mod:`.lifecycle` for the status table and :mod:`.priority` for the score.

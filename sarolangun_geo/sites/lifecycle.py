@@ -4,31 +4,61 @@ Statuses (docs §4): ``baru`` (new), ``aktif`` (active), ``meluas`` (expanding),
 ``tidak_aktif`` (inactive), ``rehabilitasi`` (revegetating), ``aktif_kembali``
 (reactivated).
 
-Signals computed each week for each site:
+Each registry update is one *run* of the pipeline: one ISO week, or a
+catch-up span of ``span_weeks`` weeks ending with the registry week
+(``pipeline.weekly(week, span_weeks=N)``).  The run's **window** is the span's
+first Monday to the week's Sunday (:func:`run_window`).  The detection state
+(docs §3) accumulates: a confirmed pixel keeps its confidence forever, so
+being covered by this run's polygons says nothing about activity.  What a
+run *observes* of a site is one of three things:
 
-* **A** (new activity): the site was detected this week (a polygon matched it)
-  and either its latest confirming observation (``last_detected``, docs §3) is
-  later than the site's ``last_seen``, or its area grew (**G**).
-* **G** (growth): detected with ``area_ha > growth_factor x`` the area at its
+* **active**: fresh evidence: a polygon matched the site and its latest
+  confirming observation (``last_detected``, the max over the polygon's
+  pixels) falls inside the run's window and is later than the site's
+  ``last_seen``;
+* **quiet clear**: no fresh evidence, and the site's footprint (its registry
+  polygon before the run) was seen clear in the window
+  (:attr:`EvidenceVectors.footprint_stats`);
+* **unobserved**: no fresh evidence and the footprint was not seen clear
+  (clouds, no acquisition): nothing is learnt, nothing moves.
+
+Signals computed each run for each site:
+
+* **A** (new activity): the site is observed *active*.
+* **G** (growth): **A**, with ``area_ha > growth_factor x`` the area at its
   previous detection.
 * **K** (recurrence): **A**, the site's latest field verification is
   ``acted_on`` and the new observation is later than that visit, and the
   recurrence was not already counted.
 * **R** (recovery): not **A**, and the mean ``d_ndvi`` on the site's footprint
-  this week is ``>= rehab_d_ndvi`` (NDVI back near the baseline) while no
-  footprint pixel reaches the site threshold.  Taken from
-  :attr:`EvidenceVectors.footprint_stats` or an explicit ``recovery`` input.
+  (latest clear look in the window) is ``>= rehab_d_ndvi`` (NDVI back near the
+  baseline) while either no footprint pixel reaches the site threshold or the
+  footprint was seen clear (a *quiet clear* run: confirmed pixels keep their
+  confidence, so a revegetated old pit is still covered by a polygon).  Taken
+  from :attr:`EvidenceVectors.footprint_stats` or an explicit ``recovery``
+  input.
 * **I** (inactive): not **A**, and the site has had ``quiet_clear_weeks >=
   inactive_weeks``: only weeks in which its footprint was actually observed
   count.  ``quiet_clear_weeks`` (a ``sites`` column) is reset to 0 by **A**,
-  goes up by one in a week without **A** whose footprint was seen clear
-  (``clear_frac >= min_clear_frac`` in :attr:`EvidenceVectors.footprint_stats`,
-  the share of footprint pixels with ``n_clear > 0``), and stays unchanged in a
-  cloudy week, so a wet season of clouds does not retire live mines.  It is
-  derived from the state before the week, so a rerun does not count twice.
-  Fallback when the footprint statistics carry no ``clear_frac`` (none given,
-  or evidence without ``n_clear``): calendar weeks, ``week_end - last_seen >=
-  7 x inactive_weeks`` days (the count is then left unchanged).
+  goes up by the run's clear-week credit (:func:`quiet_credit`) in a quiet
+  clear run, and stays unchanged in an unobserved run, so a wet season of
+  clouds does not retire live mines.  It is derived from the state before
+  the run, so a rerun does not count twice.  Fallback when the footprint
+  statistics carry no ``clear_frac`` (none given, or evidence without
+  ``n_clear``): calendar weeks, ``week_end - last_seen >= 7 x
+  inactive_weeks`` days (the count is then left unchanged).
+
+**Clear-week credit of a run** (:func:`quiet_credit`): ``min(span_weeks,
+clear_looks)``, where ``clear_looks`` is the number of clear looks that at
+least ``min_clear_frac`` of the footprint had in the window (per-pixel
+``n_clear``, docs §3).  A one-week run counts one quiet week when the
+footprint was seen clear at all (``clear_frac >= min_clear_frac``).  A
+catch-up span of N weeks counts N quiet weeks only if the footprint had at
+least N clear looks in it; with fewer it counts one week per clear look (a
+6-week span with 2 clear looks counts 2, a span with none counts 0).  Each
+clear look stands for at most one week, and a span never counts more weeks
+than it has.  Without ``clear_looks`` (older callers) a seen-clear run counts
+one week whatever its span.
 
 Transition table (first matching row wins; "live" = baru, aktif, meluas,
 aktif_kembali):
@@ -50,22 +80,27 @@ aktif, tidak_aktif,    (otherwise)              unchanged
 rehabilitasi
 =====================  =======================  ===============
 
-So ``baru``, ``meluas`` and ``aktif_kembali`` last one week unless repeated;
+So ``baru``, ``meluas`` and ``aktif_kembali`` last one run unless repeated;
 a site keeps its status through cloudy weeks and only becomes ``tidak_aktif``
-after ``inactive_weeks`` clear weeks without activity (settings
+after ``inactive_weeks`` clear weeks without fresh evidence (settings
 ``[lifecycle] inactive_weeks`` and ``min_clear_frac`` in
-``data/config/sites.toml``).
+``data/config/sites.toml``); fresh evidence on a ``tidak_aktif`` or
+``rehabilitasi`` site makes it ``aktif_kembali``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+
 __all__ = [
     "LIVE",
     "STATUSES",
     "next_status",
     "parse_week",
+    "quiet_credit",
+    "run_window",
     "week_bounds",
 ]
 
@@ -90,6 +125,29 @@ def week_bounds(week: str) -> tuple[dt.date, dt.date]:
     """(Monday, Sunday) of ISO week ``week``."""
     year, num = parse_week(week)
     return dt.date.fromisocalendar(year, num, 1), dt.date.fromisocalendar(year, num, 7)
+
+
+def run_window(week: str, span_weeks: int = 1) -> tuple[dt.date, dt.date]:
+    """(first, last) day of a run's acquisition window: the ``span_weeks`` ISO weeks ending with ``week``.
+
+    Raises ValueError for a bad week or ``span_weeks < 1``.
+    """
+    if int(span_weeks) < 1:
+        raise ValueError(f"span_weeks={span_weeks} must be at least 1 (the number of weeks the run folded)")
+    monday, sunday = week_bounds(week)
+    return monday - dt.timedelta(weeks=int(span_weeks) - 1), sunday
+
+
+def quiet_credit(clear_looks: float, span_weeks: int = 1) -> int:
+    """Quiet clear weeks a run without fresh evidence adds: ``min(span_weeks, clear_looks)``.
+
+    ``clear_looks`` is the number of clear looks that at least ``min_clear_frac``
+    of the footprint had in the run's window (NaN or negative: 0).  See the
+    module docstring.
+    """
+    if clear_looks is None or not np.isfinite(clear_looks) or clear_looks < 1:
+        return 0
+    return int(min(int(span_weeks), int(clear_looks)))
 
 
 def next_status(prev: str, *, active: bool, grown: bool, recurrence: bool, recovering: bool,

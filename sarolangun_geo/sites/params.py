@@ -48,10 +48,12 @@ class LifecycleConfig:
     """Status transitions (see :mod:`.lifecycle`)."""
 
     growth_factor: float = 1.2
-    #: Clear weeks without activity before a live site becomes ``tidak_aktif`` (calendar
-    #: weeks since ``last_seen`` when the footprint statistics carry no ``clear_frac``).
+    #: Clear weeks without fresh evidence before a live site becomes ``tidak_aktif`` (a catch-up
+    #: span counts ``min(span_weeks, clear_looks)``; calendar weeks since ``last_seen`` when the
+    #: footprint statistics carry no ``clear_frac``).
     inactive_weeks: int = 4
-    #: Share of a site's footprint with a clear look this week for the week to count as observed.
+    #: Share of a site's footprint with a clear look in the run for the run to count as observed
+    #: (and with ``k`` looks for it to count ``k`` clear looks).
     min_clear_frac: float = 0.5
     rehab_d_ndvi: float = -0.05
     max_obs_dates: int = 20

@@ -17,8 +17,11 @@ Per tile:
 3. ``permanent_water`` is traced into water polygons (for distances);
 4. optionally, the mean ``d_ndvi`` on given registry footprints is summed
    (the per-site "NDVI recovering" signal of the lifecycle), and, when the
-   evidence has ``n_clear``, the share of footprint pixels with a clear look
-   this week (``clear_frac``: was the site observed at all?).
+   evidence has ``n_clear``, how well each footprint was seen in the run's
+   window: ``clear_frac`` (share of footprint pixels with a clear look: was
+   the site observed at all?) and ``clear_looks`` (how many clear looks at
+   least ``min_clear_frac`` of the footprint had: the quiet-week credit of a
+   catch-up span, see :mod:`.lifecycle`).
 
 Across tiles, parts that share an edge on a tile seam are unioned (union-find
 over an STRtree) and their sums combined, so a site straddling a seam comes out
@@ -45,9 +48,9 @@ from scipy import ndimage
 
 from .. import grid
 from ..errors import SitesInputError
-from .params import PolygonizeConfig
+from .params import LifecycleConfig, PolygonizeConfig
 
-__all__ = ["INDEX_VARS", "KIND_BITS", "EvidenceVectors", "days_to_iso", "vectorize"]
+__all__ = ["INDEX_VARS", "KIND_BITS", "EvidenceVectors", "clear_looks", "days_to_iso", "vectorize"]
 
 INDEX_VARS = ("d_ndvi", "d_bsi", "d_mndwi", "d_ndti")
 #: Bits of the ``kinds`` bitmask (docs §3) and their short names.
@@ -55,6 +58,8 @@ KIND_BITS = {1: "veg_loss", 2: "bare_soil", 4: "turbid_water", 8: "pit_texture",
 _CRS = f"EPSG:{grid.CRS_EPSG}"
 _PX_HA = grid.RESOLUTION**2 / 10_000.0
 _SUMS = (*INDEX_VARS, "score")
+#: ``n_clear`` is uint8 (docs §3); the clear-look histogram of a footprint has this many bins + 1.
+_MAX_LOOKS = 255
 
 
 @dataclass(frozen=True)
@@ -74,8 +79,11 @@ class EvidenceVectors:
     footprint_stats
         Indexed by ``site_id`` of the given footprints: ``d_ndvi`` (mean),
         ``confidence`` (max), ``n_px`` and, when the evidence has ``n_clear``,
-        ``clear_frac`` (share of footprint pixels with ``n_clear > 0``; NaN for
-        a footprint without pixels).  Empty without footprints.
+        ``clear_frac`` (share of footprint pixels with ``n_clear > 0``) and
+        ``clear_looks`` (float: the largest ``k`` such that at least
+        ``min_clear_frac`` of the footprint pixels had ``n_clear >= k``; 0 when
+        fewer than that share had any clear look).  Both are NaN for a footprint
+        without pixels.  Empty without footprints.
     """
 
     sites: gpd.GeoDataFrame
@@ -158,7 +166,11 @@ def _footprint_sums(a: dict[str, np.ndarray], fp: gpd.GeoDataFrame, tgbox: Any,
     acc["px"] += _bincount(ids, n)[1:]
     if "clear" in acc and "n_clear" in a:
         nc = np.asarray(a["n_clear"], dtype="float64")
-        acc["clear"] += _bincount(ids, n, (np.isfinite(nc) & (nc > 0)).astype("float64"))[1:]
+        nc = np.clip(np.where(np.isfinite(nc), nc, 0.0), 0, _MAX_LOOKS).astype("int64")
+        acc["clear"] += _bincount(ids, n, (nc > 0).astype("float64"))[1:]
+        inside = ids > 0  # histogram of clear looks per footprint: row = footprint, column = n_clear
+        flat = (ids[inside].astype("int64") - 1) * (_MAX_LOOKS + 1) + nc[inside]
+        acc["looks"] += np.bincount(flat, minlength=n * (_MAX_LOOKS + 1)).reshape(n, _MAX_LOOKS + 1)
     conf = np.zeros(n + 1, dtype="int64")
     np.maximum.at(conf, ids.ravel(), a["confidence"].ravel().astype("int64"))
     acc["conf"] = np.maximum(acc["conf"], conf[1:])
@@ -220,8 +232,37 @@ def _simplify(geom: Any, tolerance: float) -> Any:
     return g
 
 
+def clear_looks(hist: np.ndarray, min_clear_frac: float) -> np.ndarray:
+    """Clear looks seen over at least ``min_clear_frac`` of each footprint.
+
+    Parameters
+    ----------
+    hist
+        int ``(n_footprints, n_bins)``: pixel counts per number of clear looks
+        (column ``k`` = pixels with ``n_clear == k``, the last column ``>=``).
+    min_clear_frac
+        Share of the footprint (0..1) that must have had the looks.
+
+    Returns
+    -------
+    np.ndarray
+        float ``(n_footprints,)``: the largest ``k`` with ``share(n_clear >= k)
+        >= min_clear_frac`` (0 when fewer than that share had any look); NaN for
+        a footprint without pixels.
+    """
+    hist = np.asarray(hist, dtype="float64")
+    px = hist.sum(axis=1)
+    at_least = np.cumsum(hist[:, ::-1], axis=1)[:, ::-1]  # column k: pixels with n_clear >= k
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ok = at_least / px[:, None] >= min_clear_frac
+    ok[:, 0] = True
+    k = (hist.shape[1] - 1 - np.argmax(ok[:, ::-1], axis=1)).astype("float64")
+    return np.where(px > 0, k, np.nan)
+
+
 def vectorize(evidence: xr.Dataset, config: PolygonizeConfig | None = None, *,
-              footprints: gpd.GeoDataFrame | None = None) -> EvidenceVectors:
+              footprints: gpd.GeoDataFrame | None = None,
+              min_clear_frac: float = LifecycleConfig.min_clear_frac) -> EvidenceVectors:
     """Site polygons, water polygons and footprint statistics from one week's evidence.
 
     Parameters
@@ -235,7 +276,11 @@ def vectorize(evidence: xr.Dataset, config: PolygonizeConfig | None = None, *,
     footprints
         Optional registry sites (``site_id``, ``geometry`` in EPSG:32748) whose
         mean ``d_ndvi`` and max ``confidence`` are wanted (rehabilitation signal),
-        plus ``clear_frac`` when ``evidence`` has ``n_clear`` (inactivity counts clear weeks only).
+        plus ``clear_frac`` and ``clear_looks`` when ``evidence`` has ``n_clear``
+        (inactivity counts clear weeks only).
+    min_clear_frac
+        Share of a footprint that must have had ``k`` clear looks for
+        ``clear_looks >= k`` (pass ``SitesConfig.lifecycle.min_clear_frac``).
 
     Returns
     -------
@@ -265,6 +310,7 @@ def vectorize(evidence: xr.Dataset, config: PolygonizeConfig | None = None, *,
         if has_clear:
             names.append("n_clear")
             acc["clear"] = np.zeros(n)
+            acc["looks"] = np.zeros((n, _MAX_LOOKS + 1), dtype="int64")
     parts: list[dict[str, Any]] = []
     water: list[Any] = []
     for tid, tgbox in grid.iter_tile_geoboxes(gbox):
@@ -293,7 +339,8 @@ def vectorize(evidence: xr.Dataset, config: PolygonizeConfig | None = None, *,
         sites = sites.assign(_y=-c.y.round(1), _x=c.x.round(1)).sort_values(["_y", "_x"])
         sites = sites.drop(columns=["_y", "_x"]).reset_index(drop=True)
     wgdf = gpd.GeoDataFrame(geometry=gpd.GeoSeries(water, crs=_CRS))
-    stats = pd.DataFrame(columns=["d_ndvi", "confidence", "n_px", *(["clear_frac"] if has_clear else [])],
+    stats = pd.DataFrame(columns=["d_ndvi", "confidence", "n_px", *(["clear_frac", "clear_looks"] if has_clear
+                                                                     else [])],
                          index=pd.Index([], name="site_id"))
     if fp is not None:
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -302,4 +349,5 @@ def vectorize(evidence: xr.Dataset, config: PolygonizeConfig | None = None, *,
                              index=pd.Index(fp["site_id"].astype(str).values, name="site_id"))
         if has_clear:
             stats["clear_frac"] = np.where(acc["px"] > 0, acc["clear"] / np.maximum(acc["px"], 1), np.nan)
+            stats["clear_looks"] = clear_looks(acc["looks"], min_clear_frac)
     return EvidenceVectors(sites=sites, water=wgdf, footprint_stats=stats)

@@ -246,7 +246,7 @@ class Registry:
 
     def upsert(self, week: str, sites: gpd.GeoDataFrame, *, roads: gpd.GeoDataFrame | None = None,
                footprint_stats: pd.DataFrame | None = None, recovery: Mapping[str, bool] | None = None,
-               run: RunInfo | None = None, now: dt.datetime | None = None) -> dict[str, int]:
+               run: RunInfo | None = None, now: dt.datetime | None = None, span_weeks: int = 1) -> dict[str, int]:
         """Add one week: match, allocate ids, advance the lifecycle, store history and provenance.
 
         Parameters
@@ -260,12 +260,18 @@ class Registry:
         roads
             Road-damage segments of the week (docs §3), or None.
         footprint_stats, recovery
-            Rehabilitation signal (:attr:`EvidenceVectors.footprint_stats` or
-            an explicit ``{site_id: bool}``).
+            Rehabilitation signal and clear observation of each site's
+            footprint (:attr:`EvidenceVectors.footprint_stats`), or an explicit
+            recovery ``{site_id: bool}``.
         run
             Sources and item ids for ``runs``.
         now
             Timestamp for ``runs.created_utc`` (default: the current UTC time).
+        span_weeks
+            Weeks of acquisitions the run folded, ending with ``week`` (a
+            catch-up span; 1 for a weekly run).  Fresh evidence is evidence
+            inside this window, and the window caps the clear-week credit
+            (:mod:`.lifecycle`).
 
         Returns
         -------
@@ -273,6 +279,9 @@ class Registry:
             ``n_polygons, n_new, n_merged, n_split, n_sites``.
         """
         week_bounds(week)
+        if int(span_weeks) < 1:
+            raise SitesInputError(f"span_weeks={span_weeks}: a run folds at least one week; pass 1 for a weekly "
+                                  "run or the number of weeks of a catch-up span")
         if "geometry" not in sites or "area_ha" not in sites:
             raise SitesInputError("sites must have 'geometry' and 'area_ha' columns; build it with "
                                   "sites.polygonize.vectorize + sites.attributes.attribute_sites")
@@ -281,7 +290,8 @@ class Registry:
         chash = run.config_hash or config_hash(self.config)
         ihash = hashlib.sha256("|".join([week, _hash_frame(polys), _hash_frame(roads), _hash_frame(
             footprint_stats), json.dumps(sorted((recovery or {}).items())), chash, json.dumps(list(run.sources)),
-            json.dumps(list(run.items))]).encode()).hexdigest()[:16]
+            json.dumps(list(run.items)), *([f"span={span_weeks}"] if span_weeks != 1 else [])]
+        ).encode()).hexdigest()[:16]  # (a one-week run hashes as before spans were recorded)
         stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
         def change(con: sqlite3.Connection) -> dict[str, int]:
@@ -313,7 +323,8 @@ class Registry:
             state = state if len(state) else empty_state()
             verifs = store.read_table(con, "verifications")
             res = step(state, polys.reset_index(drop=True), week, int(meta["next_site_id"]), self.config,
-                       verifications=verifs, footprint_stats=footprint_stats, recovery=recovery)
+                       verifications=verifs, footprint_stats=footprint_stats, recovery=recovery,
+                       span_weeks=span_weeks)
             self._replace_sites(con, "sites", res.sites)
             self._append(con, "site_observations", res.observations)
             if roads is not None:

@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .lifecycle import next_status, week_bounds
+from .lifecycle import next_status, quiet_credit, run_window, week_bounds
 from .matching import match_sites
 from .params import SitesConfig
 from .priority import priority_ranks, priority_scores
@@ -78,45 +78,86 @@ def _merge_dates(a: str, b: str, keep: int) -> str:
     return ",".join(dates[-keep:])
 
 
-def _inactivity(prev: Mapping[str, Any], sid: str, active: bool, week: str, cfg: SitesConfig,
-                fstats: pd.DataFrame | None) -> tuple[int, bool]:
+def _clear_credit(sid: str, fstats: pd.DataFrame | None, cfg: SitesConfig, span_weeks: int) -> int | None:
+    """Quiet clear weeks this run would add for site ``sid`` (:func:`.lifecycle.quiet_credit`).
+
+    None when ``fstats`` carries no clear information (no ``clear_frac``
+    column); 0 for an unobserved (cloudy) run or a site missing from ``fstats``.
+    A seen-clear footprint (``clear_frac >= min_clear_frac``) counts
+    ``min(span_weeks, clear_looks)``, or one week without a ``clear_looks`` column.
+    """
+    if fstats is None or "clear_frac" not in fstats.columns:
+        return None
+    if sid not in fstats.index:
+        return 0
+    frac = float(fstats.at[sid, "clear_frac"])
+    if not (np.isfinite(frac) and frac >= cfg.lifecycle.min_clear_frac):
+        return 0
+    looks = float(fstats.at[sid, "clear_looks"]) if "clear_looks" in fstats.columns else 1.0
+    return quiet_credit(max(looks, 1.0), span_weeks)
+
+
+def _inactivity(prev: Mapping[str, Any], active: bool, week: str, cfg: SitesConfig,
+                credit: int | None) -> tuple[int, bool]:
     """New ``quiet_clear_weeks`` of a site and the inactivity signal **I** (see :mod:`.lifecycle`).
 
-    The count comes from ``prev`` (the state before this week), so a rerun of
-    the week does not count it twice.  Activity resets it; a week without
-    activity adds one only when the site's footprint was seen clear
-    (``clear_frac >= min_clear_frac``); a cloudy week (or a site missing from
-    ``fstats``) leaves it unchanged.  Without clear information (``fstats`` is
-    None or has no ``clear_frac`` column) the count is left as it is and **I**
-    falls back to calendar weeks since ``last_seen``.
+    The count comes from ``prev`` (the state before this run), so a rerun of
+    the week does not count it twice.  Activity resets it; a run without
+    activity adds ``credit`` (:func:`_clear_credit`: 0 when the footprint was
+    not seen clear).  Without clear information (``credit`` None) the count is
+    left as it is and **I** falls back to calendar weeks since ``last_seen``.
     """
     count = int(_get(prev, "quiet_clear_weeks", 0) or 0)
     if active:
         return 0, False
     lc = cfg.lifecycle
-    if fstats is None or "clear_frac" not in fstats.columns:
+    if credit is None:
         last = prev.get("last_seen") or ""
         days = (week_bounds(week)[1] - dt.date.fromisoformat(last)).days if last else -1
         return count, days >= 7 * lc.inactive_weeks
-    frac = float(fstats.at[sid, "clear_frac"]) if sid in fstats.index else float("nan")
-    if np.isfinite(frac) and frac >= lc.min_clear_frac:
-        count += 1
+    count += credit
     return count, count >= lc.inactive_weeks
+
+
+def _recovering(sid: str, fstats: pd.DataFrame | None, cfg: SitesConfig, recovery: Mapping[str, bool] | None,
+                credit: int | None) -> bool:
+    """Recovery signal **R** of a site without fresh evidence (see :mod:`.lifecycle`).
+
+    An explicit ``recovery`` entry wins.  Otherwise the footprint's mean
+    ``d_ndvi`` must be back near the baseline (``>= rehab_d_ndvi``) while no
+    footprint pixel reaches the site threshold or the footprint was seen clear
+    in the run (``credit > 0``: a revegetated pit keeps its old confidence).
+    """
+    if recovery is not None and sid in recovery:
+        return bool(recovery[sid])
+    if fstats is None or sid not in fstats.index:
+        return False
+    fs = fstats.loc[sid]
+    d = float(fs["d_ndvi"])
+    quiet = fs["confidence"] < cfg.polygonize.min_confidence or bool(credit)
+    return bool(np.isfinite(d) and d >= cfg.lifecycle.rehab_d_ndvi and quiet)
+
+
+def _fresh(obs: str, prev: Mapping[str, Any], window_start: str) -> bool:
+    """Fresh evidence: the latest confirming observation is in the run's window and new to the site."""
+    return obs >= window_start and obs > (prev.get("last_seen") or "")
 
 
 def _detected_record(prev: Mapping[str, Any] | None, p: Mapping[str, Any], sid: str, parent: str | None,
                      week: str, cfg: SitesConfig, latest: Mapping[str, Any] | None,
-                     fstats: pd.DataFrame | None = None) -> dict[str, Any]:
+                     fstats: pd.DataFrame | None = None, *, window_start: str = "", span_weeks: int = 1,
+                     recovery: Mapping[str, bool] | None = None) -> tuple[dict[str, Any], bool]:
+    """The new record of a site a polygon matched (or a new site), and whether it was observed active."""
     week_end = week_bounds(week)[1].isoformat()
     obs = _get(p, "last_detected", "") or week_end
     area = float(p["area_ha"])
     base = dict(prev) if prev is not None else {}
     if prev is None or parent is not None:
         first = _get(p, "first_detected", "") or obs
-        status, ratio, quiet = "baru", 1.0, 0
+        status, ratio, quiet, active = "baru", 1.0, 0, True
         if parent is not None and prev is not None:
             first = prev.get("first_seen") or first
-            active = obs > (prev.get("last_seen") or "")
+            active = _fresh(obs, prev, window_start)
             status = next_status(prev["status"], active=active, grown=False, recurrence=False,
                                  recovering=False, inactive=False)
             quiet = 0 if active else int(_get(prev, "quiet_clear_weeks", 0) or 0)
@@ -127,15 +168,17 @@ def _detected_record(prev: Mapping[str, Any] | None, p: Mapping[str, Any], sid: 
     else:
         prev_area = float(_get(prev, "area_ha", 0.0) or 0.0)
         ratio = area / prev_area if prev_area > 0 else 1.0
-        grown = ratio > cfg.lifecycle.growth_factor
-        active = obs > (prev.get("last_seen") or "") or grown
+        active = _fresh(obs, prev, window_start)
+        grown = active and ratio > cfg.lifecycle.growth_factor
         acted = latest is not None and latest.get("outcome") == "acted_on"
         visit = str(latest.get("date")) if latest is not None else ""
         recurrence = bool(active and acted and obs > visit and not _get(prev, "recurrence", 0))
         last = prev.get("last_seen") or ""
-        quiet, inactive = _inactivity(prev, sid, active, week, cfg, fstats)
+        credit = _clear_credit(sid, fstats, cfg, span_weeks)
+        quiet, inactive = _inactivity(prev, active, week, cfg, credit)
+        recovering = not active and _recovering(sid, fstats, cfg, recovery, credit)
         status = next_status(prev["status"], active=active, grown=grown, recurrence=recurrence,
-                             recovering=False, inactive=inactive)
+                             recovering=recovering, inactive=inactive)
         rec = {"status": status, "prev_area_ha": prev_area, "growth": ratio,
                "last_seen": max(last, obs) if active else last,
                "max_area_ha": max(area, float(_get(prev, "max_area_ha", 0.0) or 0.0)),
@@ -148,23 +191,18 @@ def _detected_record(prev: Mapping[str, Any] | None, p: Mapping[str, Any], sid: 
                 kinds=int(_get(p, "kinds", 0) or 0), footprint_d_ndvi=p.get("d_ndvi"),
                 obs_dates=_merge_dates(base.get("obs_dates", ""), _get(p, "obs_dates", "") or obs,
                                        cfg.lifecycle.max_obs_dates))
-    return base
+    return base, active
 
 
 def _undetected_record(prev: Mapping[str, Any], week: str, cfg: SitesConfig, fstats: pd.DataFrame | None,
-                       recovery: Mapping[str, bool] | None) -> dict[str, Any]:
+                       recovery: Mapping[str, bool] | None, span_weeks: int = 1) -> dict[str, Any]:
     rec = dict(prev)
     sid = rec["site_id"]
-    fs = fstats.loc[sid] if fstats is not None and sid in fstats.index else None
-    if fs is not None:
-        rec["footprint_d_ndvi"] = float(fs["d_ndvi"])
-    if recovery is not None and sid in recovery:
-        recovering = bool(recovery[sid])
-    else:
-        recovering = bool(fs is not None and np.isfinite(fs["d_ndvi"])
-                          and fs["d_ndvi"] >= cfg.lifecycle.rehab_d_ndvi
-                          and fs["confidence"] < cfg.polygonize.min_confidence)
-    rec["quiet_clear_weeks"], inactive = _inactivity(prev, sid, False, week, cfg, fstats)
+    if fstats is not None and sid in fstats.index:
+        rec["footprint_d_ndvi"] = float(fstats.at[sid, "d_ndvi"])
+    credit = _clear_credit(sid, fstats, cfg, span_weeks)
+    recovering = _recovering(sid, fstats, cfg, recovery, credit)
+    rec["quiet_clear_weeks"], inactive = _inactivity(prev, False, week, cfg, credit)
     rec["status"] = next_status(rec["status"], active=False, grown=False, recurrence=False,
                                 recovering=recovering, inactive=inactive)
     rec["growth"] = 0.0
@@ -211,8 +249,8 @@ def refresh(sites: pd.DataFrame, verifications: pd.DataFrame, cfg: SitesConfig) 
 
 def step(state: pd.DataFrame, polygons: pd.DataFrame, week: str, next_id: int, cfg: SitesConfig, *,
          verifications: pd.DataFrame | None = None, footprint_stats: pd.DataFrame | None = None,
-         recovery: Mapping[str, bool] | None = None) -> WeekResult:
-    """Advance the site table by one week (matching, ids, lifecycle, verification, priority).
+         recovery: Mapping[str, bool] | None = None, span_weeks: int = 1) -> WeekResult:
+    """Advance the site table by one run (matching, ids, lifecycle, verification, priority).
 
     Parameters
     ----------
@@ -228,12 +266,24 @@ def step(state: pd.DataFrame, polygons: pd.DataFrame, week: str, next_id: int, c
     verifications
         All verification rows (``site_id, date, outcome, site_area_ha``).
     footprint_stats, recovery
-        Rehabilitation signal per site id and, with a ``clear_frac`` column in
-        ``footprint_stats``, whether each footprint was seen clear this week
-        (the inactivity count, see :mod:`.lifecycle`).
+        Rehabilitation signal per site id and, with ``clear_frac`` (and
+        ``clear_looks``) columns in ``footprint_stats``, whether and how often
+        each footprint was seen clear in the run (the inactivity count, see
+        :mod:`.lifecycle`).
+    span_weeks
+        Weeks the run folded, ending with ``week`` (a catch-up span; 1 for a
+        weekly run): the run's window (:func:`.lifecycle.run_window`) decides
+        which evidence is fresh, and the span caps the clear-week credit.
+
+    Notes
+    -----
+    ``observations.detected`` is 1 for a site observed *active* in the run
+    (fresh evidence, or a new site), 0 for one that a polygon merely still
+    covers, or whose status changed without activity.
     """
     verifs = verifications if verifications is not None else pd.DataFrame(
         columns=["site_id", "date", "outcome", "site_area_ha"])
+    window_start = run_window(week, span_weeks)[0].isoformat()
     retired = state["merged_into"].notna() & (state["merged_into"] != "")
     live = state[~retired]
     prev_by_id = {r["site_id"]: r for r in live.to_dict("records")}
@@ -251,11 +301,14 @@ def step(state: pd.DataFrame, polygons: pd.DataFrame, week: str, next_id: int, c
         ids.append(sid)
     records: dict[str, dict[str, Any]] = {}
     events: dict[str, str] = {}
+    active: dict[str, bool] = {}
     merged_into = {old: ids[i] for old, i in m.merged.items()}
     for i, p in enumerate(polygons.to_dict("records")):
         sid, parent = ids[i], m.parent_ids[i]
         prev = prev_by_id.get(parent if parent is not None else sid)
-        records[sid] = _detected_record(prev, p, sid, parent, week, cfg, latest.get(sid), footprint_stats)
+        records[sid], active[sid] = _detected_record(prev, p, sid, parent, week, cfg, latest.get(sid),
+                                                     footprint_stats, window_start=window_start,
+                                                     span_weeks=span_weeks, recovery=recovery)
         events[sid] = "split" if parent else ("new" if prev is None else "continue")
     for old, new in sorted(merged_into.items()):
         rec = records[new]
@@ -268,7 +321,7 @@ def step(state: pd.DataFrame, polygons: pd.DataFrame, week: str, next_id: int, c
             records[sid] = {**prev, "merged_into": merged_into[sid], "growth": 0.0}
             events[sid] = "merged_into"
         else:
-            records[sid] = _undetected_record(prev, week, cfg, footprint_stats, recovery)
+            records[sid] = _undetected_record(prev, week, cfg, footprint_stats, recovery, span_weeks)
             if records[sid]["status"] != prev["status"]:
                 events[sid] = "status"
     out = pd.concat([state[retired], pd.DataFrame(list(records.values()))], ignore_index=True)
@@ -277,10 +330,11 @@ def step(state: pd.DataFrame, polygons: pd.DataFrame, week: str, next_id: int, c
     out = refresh(out.reset_index(drop=True), verifs, cfg)
     obs = out[out["site_id"].isin(list(events))].copy()
     obs["event"] = obs["site_id"].map(events)
-    obs["detected"] = obs["event"].isin(["new", "continue", "split", "merge"]).astype(int)
+    matched = obs["event"].isin(["new", "continue", "split", "merge"]).to_numpy()
+    obs["detected"] = obs["site_id"].map(lambda s: int(active.get(s, False))).astype(int)
     obs["week"] = week
-    obs["last_detected"] = [records[s].get("last_seen") if d else None for s, d in zip(
-        obs["site_id"], obs["detected"], strict=True)]
+    obs["last_detected"] = [records[s].get("last_seen") if m else None for s, m in zip(
+        obs["site_id"], matched, strict=True)]
     counts = {"n_polygons": len(polygons), "n_new": sum(e == "new" for e in events.values()),
               "n_merged": len(merged_into), "n_split": sum(e == "split" for e in events.values()),
               "n_sites": int((~(out["merged_into"].notna() & (out["merged_into"] != ""))).sum())}

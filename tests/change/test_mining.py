@@ -198,3 +198,99 @@ def test_hypothesis__acquisition_evidence_dask_equals_numpy(run, world):
         xr.testing.assert_allclose(lazy.compute(), ref)
 
     check()
+
+
+# --------------------------------------------------------------------------- tailings-only sites (issue #4)
+
+SPOIL = (0.20, 0.24, 0.28, 0.32, 0.39, 0.32)  # washed quartz-sand tailings, wet season
+HAZY_SOIL = (0.13, 0.15, 0.17, 0.26, 0.30, 0.22)  # lateritic soil on a sunlit slope under smoke haze
+
+
+def _paint(cube, region, spectrum):
+    """A copy of ``cube`` with ``spectrum`` (6 bands) on ``region`` at every time step."""
+    out = cube.copy(deep=True)
+    ys, xs = region
+    for b, v in zip(("blue", "green", "red", "nir", "swir16", "swir22"), spectrum, strict=True):
+        out[b][:, ys, xs] = v
+    return out
+
+
+def _spoil_only(mon):
+    """The PETI site dug into spoil only: its ponds are tailings too (no water anywhere)."""
+    out = mon
+    for reg in R["peti_ponds"]:
+        out = _paint(out, reg, SPOIL)
+    return _paint(out, R["peti"], SPOIL)
+
+
+def _run_cube(mon, stats, params):
+    clear = masking.clear_mask(mon, params.masking, baseline.reference_bands(stats))
+    outs, det = [], None
+    for k in range(mon.sizes["time"]):
+        det = mining.peti_evidence(mon.isel(time=[k]), clear.isel(time=[k]), stats, params, det)
+        outs.append(det)
+    return outs
+
+
+def test_bright_tailings__colour_of_washed_sand_only():
+    mp = P.mining
+    px = {"spoil": SPOIL, "hazy_soil": HAZY_SOIL, "landslide": (0.085, 0.115, 0.16), "roof": (0.11, 0.12, 0.13),
+          "cloud_remnant": (0.30, 0.30, 0.31), "nodata": (np.nan, np.nan, np.nan)}
+    b, g, r = (xr.DataArray(np.array([[v[i] for v in px.values()]], "float32"), dims=("y", "x")) for i in range(3))
+    got = dict(zip(px, mining.bright_tailings(b, g, r, mp).values[0].tolist(), strict=True))
+    assert got == {"spoil": True, "hazy_soil": False, "landslide": False, "roof": False, "cloud_remnant": False,
+                   "nodata": False}
+
+
+def test_tailings_deposit__isolated_bright_pixel_dropped():
+    t = np.zeros((20, 20), bool)
+    t[2:9, 2:9] = True  # a 0.5 ha spoil heap
+    t[15, 15] = True  # one bright mixed pixel
+    dep = mining.tailings_deposit(xr.DataArray(t, dims=("y", "x")), P.mining).values
+    assert dep[2:9, 2:9].all() and not dep[15, 15] and not dep[~t].any()
+
+
+def test_peti_evidence__spoil_only_site_alerts_after_two_looks(world, run):
+    stats = run[0]
+    outs = _run_cube(_spoil_only(world[1]), stats, P)
+    site = region_mask("peti")
+    assert np.mean(outs[0].confidence.values[site] >= 1) > 0.95
+    assert np.mean(outs[1].confidence.values[site] >= 2) > 0.95  # confirmed on the second look
+    k = outs[-1].kinds.values[site]
+    assert ((k & mining.KIND_BARE) > 0).all() and not (k & mining.KIND_WATER).any()
+    assert (outs[-1].confidence.values[~site] >= 2).sum() == 0
+
+
+def test_peti_evidence__spoil_far_from_rivers_is_not_peti(world, run):
+    from dataclasses import replace
+
+    stats = run[0]
+    # the site (cols 10..19) is >= 70 m from the river (cols 0..3): out of reach of a 50 m context
+    far = replace(P, water=replace(P.water, near_water_m=50.0))
+    outs = _run_cube(_spoil_only(world[1]), stats, far)
+    assert outs[-1].n_confirm.values[region_mask("peti")].max() == 0
+
+
+def test_confounder__hazy_sunlit_clearing_is_not_tailings(world, run):
+    stats = run[0]
+    mon = _paint(world[1], R["clearing"], HAZY_SOIL)
+    mon = _paint(mon, (slice(40, 41), slice(40, 41)), SPOIL)  # one bright pixel in the clearing
+    for out in _run_cube(mon, stats, P):
+        assert out.confidence.values[region_mask("clearing")].max() == 0
+
+
+def test_hypothesis__tailings_deposit_dask_equals_numpy():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    @settings(max_examples=10, deadline=None)
+    @given(seed=st.integers(0, 10_000))
+    def check(seed):
+        rng = np.random.default_rng(seed)
+        t = xr.DataArray(rng.random((23, 19)) > rng.uniform(0.3, 0.9), dims=("y", "x"))
+        ref = mining.tailings_deposit(t, P.mining)
+        lazy = mining.tailings_deposit(t.chunk({"y": 7, "x": 6}), P.mining)
+        assert lazy.chunks is not None
+        np.testing.assert_array_equal(lazy.values, ref.values)
+
+    check()

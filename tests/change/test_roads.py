@@ -25,6 +25,7 @@ def road_gdf(world) -> gpd.GeoDataFrame:
 
 @pytest.fixture(scope="module")
 def scored(world):
+    """Two monitoring weeks scored in turn (the second carries the first's state)."""
     base, mon = world
     st = baseline.update_state(baseline.empty_state(base, P.baseline), base,
                                masking.clear_mask(base, P.masking), P.baseline)
@@ -32,8 +33,10 @@ def scored(world):
     clear = masking.clear_mask(mon, P.masking, baseline.reference_bands(stats))
     comp = composites.weekly_composite(mon, clear)
     segs = roads.split_segments(road_gdf(world), RP.segment_length_m)
-    week = str(comp.week.values[-1])
-    return segs, roads.score_segments(segs, comp.sel(week=week), stats, RP, week), stats, comp
+    w1, w2 = (str(w) for w in comp.week.values[:2])
+    first = roads.score_segments(segs, comp.sel(week=w1), stats, RP, w1)
+    second = roads.score_segments(segs, comp.sel(week=w2), stats, RP, w2, previous=first)
+    return segs, second, stats, comp, first
 
 
 def test_split_segments__fixed_length_ids_and_crs():
@@ -68,15 +71,22 @@ def test_segment_raster__corridor_width(world):
 
 
 def test_score_segments__contract(scored):
-    _, out, _, _ = scored
-    assert list(out.columns) == roads.SEGMENT_COLUMNS
+    _, out, _, _, _ = scored
+    assert list(out.columns) == roads.SEGMENT_COLUMNS + roads.STATE_COLUMNS
     assert out.crs.to_epsg() == 32748
     assert out.week.iloc[0].startswith("2026-W")
     assert out.score.between(0, 1).all() and out.confidence.between(0, 4).all()
 
 
+def test_score_segments__one_look_is_evidence_not_yet_damage(scored):
+    *_, first = scored
+    ev = dict(zip(first.segment_id, first.evidence, strict=False))
+    assert ev["R1-0002"] and ev["R1-0003"] and ev["R1-0004"]
+    assert not first.damaged.any() and (first.confidence == 0).all()
+
+
 def test_score_segments__damage_found_and_clean_road_quiet(scored):
-    _, out, _, _ = scored
+    _, out, _, _, _ = scored
     dmg = dict(zip(out.segment_id, out.damaged, strict=False))
     assert dmg["R1-0002"]  # standing muddy water
     assert dmg["R1-0003"] and dmg["R1-0004"]  # landslide across the road
@@ -87,21 +97,34 @@ def test_score_segments__damage_found_and_clean_road_quiet(scored):
     assert row.veg_loss > 0.3 and row.bare > 0.3
 
 
-def test_score_segments__cloudy_week_scores_nothing(scored, world):
-    segs, _, stats, comp = scored
+def _cloudy(comp):
     cloudy = comp.isel(week=-1).copy()
     for b in ("blue", "green", "red", "nir", "swir16", "swir22"):
         cloudy[b] = xr.full_like(cloudy[b], np.nan)
-    out = roads.score_segments(segs, cloudy, stats, RP, "2026-W02")
-    assert not out.damaged.any() and (out.confidence == 0).all()
+    cloudy["n_clear"] = xr.zeros_like(cloudy["n_clear"])
+    return cloudy
+
+
+def test_score_segments__cloudy_week_scores_nothing(scored):
+    segs, _, stats, comp, _ = scored
+    out = roads.score_segments(segs, _cloudy(comp), stats, RP, "2026-W05")
+    assert not out.damaged.any() and (out.confidence == 0).all() and (out.n_looks == 0).all()
+
+
+def test_score_segments__cloudy_week_keeps_damage_and_last_look(scored):
+    segs, second, stats, comp, _ = scored
+    out = roads.score_segments(segs, _cloudy(comp), stats, RP, "2026-W05", previous=second)
+    assert (out.damaged.values == second.damaged.values).all()
+    np.testing.assert_array_equal(out.score.values, second.score.values)
+    assert (out.last_look == second.last_look).all() and not out.evidence.any()
 
 
 def test_score_segments__dask_equals_numpy(scored):
-    segs, ref, stats, comp = scored
-    week = str(comp.week.values[-1])
+    segs, ref, stats, comp, first = scored
+    week = str(comp.week.values[1])
     lazy = roads.score_segments(segs, comp.sel(week=week).chunk({"y": 20, "x": 20}), stats.chunk({"y": 20, "x": 20}),
-                                RP, week)
-    np.testing.assert_allclose(lazy.score.values, ref.score.values, rtol=1e-6)
+                                RP, week, previous=first)
+    np.testing.assert_array_equal(lazy.score.values, ref.score.values)
     assert (lazy.damaged.values == ref.damaged.values).all()
 
 
@@ -142,17 +165,54 @@ def test_road_pixel_evidence__local_landslide_is_kept():
     assert ev.bare[30, 30] and ev.veg_loss[30, 30]
 
 
+WATER = (0.048, 0.075, 0.068, 0.038, 0.014)
+
+
 def test_road_pixel_evidence__river_crossing_not_scored():
     pw = np.zeros((60, 60), bool)
     pw[:, 28:32] = True
-    obs = _obs(spectrum=(0.048, 0.075, 0.068, 0.038, 0.014))  # water everywhere (high stage)
+    obs = _obs()
+    for b, v in zip(("blue", "green", "red", "nir", "swir16"), WATER, strict=True):
+        obs[b][30, :] = v  # water along a road crossing the river (a ford at high stage)
     ev = roads.road_pixel_evidence(obs, _flat_stats(permanent_water=pw), RP)
     assert not ev.water[30, 33] and not ev.valid[30, 33] and ev.water[30, 5]
 
 
+def test_road_pixel_evidence__area_wide_flood_is_not_road_damage():
+    obs = _obs(spectrum=WATER)  # the whole valley under water
+    ev = roads.road_pixel_evidence(obs, _flat_stats(), RP)
+    assert ev.valid[30, 5] and not ev.water[30, 5]
+
+
+def _dark_road(everywhere: bool = False):
+    obs = _obs()
+    rows = slice(None) if everywhere else slice(5, 6)
+    for b, v in zip(("blue", "green", "red", "nir", "swir16"), (0.055, 0.075, 0.095, 0.14, 0.16), strict=True):
+        obs[b][rows, :] = v  # wet mud along row 5: NIR + SWIR 33 % darker than the baseline
+    return obs
+
+
 def test_road_pixel_evidence__darkening_relative_to_network():
-    obs = _obs(spectrum=(0.02, 0.04, 0.02, 0.2, 0.1))  # 33 % darker than the baseline
-    assert ev_flag(obs, 0.0) and not ev_flag(obs, 0.3)  # not when the whole network darkened alike
+    assert ev_flag(_dark_road(), 0.0) and not ev_flag(_dark_road(), 0.3)  # not when every road darkened alike
+
+
+def test_road_pixel_evidence__darkening_of_the_whole_scene_is_not_road_damage():
+    assert not ev_flag(_dark_road(everywhere=True), 0.0)  # the land around darkened too
+
+
+def test_road_pixel_evidence__terrain_shading_is_not_mud():
+    obs = _obs()
+    for b in ("blue", "green", "red", "nir", "swir16"):
+        obs[b][5, :] = obs[b][5, :] * 0.6  # a hillside road in another season's sun: every band scaled alike
+    assert not ev_flag(obs, 0.0)
+
+
+def test_road_pixel_evidence__grey_roofs_are_not_bare_soil():
+    obs = _obs()
+    for b, v in zip(("blue", "green", "red", "nir", "swir16"), (0.110, 0.120, 0.130, 0.180, 0.210), strict=True):
+        obs[b][25:35, 25:35] = v  # new zinc roofs next to the road
+    ev = roads.road_pixel_evidence(obs, _flat_stats(), RP)
+    assert not ev.bare[30, 30] and ev.veg_loss[30, 30]
 
 
 def ev_flag(obs, net):
