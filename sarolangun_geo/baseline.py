@@ -536,9 +536,10 @@ def _unchanged(part: xr.Dataset, prev: Path | None) -> dict[str, set[int]]:
 
     try:
         group = zarr.open_group(str(prev), mode="r")
-        old = set(json.loads(group.attrs.get("acquisitions", "[]")))
-        same = all(group[v].shape == part[v].shape and group[v].chunks == (1, *part[v].shape[1:])
-                   for v in part.data_vars if part[v].dims and part[v].dims[0] in _SPLIT_DIMS)
+        old = set(json.loads(str(group.attrs.get("acquisitions", "[]"))))
+        split = [str(v) for v in part.data_vars if part[v].dims and part[v].dims[0] in _SPLIT_DIMS]
+        same = all(getattr(group[v], "shape", None) == part[v].shape
+                   and getattr(group[v], "chunks", None) == (1, *part[v].shape[1:]) for v in split)
     except Exception:  # an unreadable previous store: write everything
         return {}
     new = set(json.loads(part.attrs["acquisitions"]))
@@ -555,7 +556,7 @@ def _write_store(part: xr.Dataset, dest: Path, prev: Path | None) -> None:
     import dask.array as da
     import zarr
 
-    split = [v for v in part.data_vars if part[v].dims and part[v].dims[0] in _SPLIT_DIMS]
+    split = [str(v) for v in part.data_vars if part[v].dims and part[v].dims[0] in _SPLIT_DIMS]
     keep = _unchanged(part, prev)
     lazy = part.copy()
     for v in split:
@@ -566,7 +567,7 @@ def _write_store(part: xr.Dataset, dest: Path, prev: Path | None) -> None:
         data = part[v].values
         for i in range(data.shape[0]):
             src = _chunk_file(prev, v, i, data.ndim) if prev is not None else None
-            if i in keep.get(part[v].dims[0], ()) and src is not None and src.is_file():
+            if i in keep.get(str(part[v].dims[0]), set()) and src is not None and src.is_file():
                 target = _chunk_file(dest, v, i, data.ndim)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 try:

@@ -304,7 +304,9 @@ def pixel_flags(px: Any, params: RoadParams, network_darkening: float = 0.0) -> 
     * every kind is dropped where more than ``context_max_frac`` of the land around
       changed (area-wide change is not a feature of the road).
 
-    NaN values give False; ``valid`` is passed through.
+    ``network_darkening`` is the median local darkening of the whole road network
+    this week (see :func:`score_from_tiles`).  NaN values give False; ``valid`` is
+    passed through.
     """
     valid = px["valid"]
     keep = valid & ~(px["context"] > params.context_max_frac)
