@@ -8,7 +8,7 @@ the peak of the sum.  Cases:
 * ``backfill``   -- ``pipeline.backfill`` over the catalog's acquisitions before the benchmark week;
 * ``weekly``     -- ``pipeline.weekly(week, publish=False)`` on a copy of that baseline (threads);
 * ``floor_state`` -- the I/O floor: a read-only pass over the weekly run's inputs, i.e. the
-  previous baseline and detection stores of every tile plus ``load_cube`` of the week;
+  previous baseline, statistics and detection stores of every tile plus ``load_cube`` of the week;
 * ``floor``      -- the imagery-only floor (diagnostic): ``load_cube`` of the same tiles and week,
   computed tile by tile and reduced (sum over bands), nothing else;
 * ``backfill_year`` -- ``pipeline.backfill`` over the first 52 weeks of a year-long catalog
@@ -295,8 +295,8 @@ def case_floor(a: argparse.Namespace) -> dict[str, Any]:
 
 
 def case_floor_state(a: argparse.Namespace) -> dict[str, Any]:
-    """Like ``floor`` but also reads the previous baseline and detection stores of every tile
-    (the state the weekly step must read anyway): the floor including state I/O."""
+    """Like ``floor`` but also reads the previous baseline, statistics and detection stores of
+    every tile (the state the weekly step must read anyway): the floor including state I/O."""
     from concurrent.futures import ThreadPoolExecutor
 
     import dask
@@ -316,7 +316,7 @@ def case_floor_state(a: argparse.Namespace) -> dict[str, Any]:
         tot = 0.0
         with dask.config.set(scheduler="sync"):
             tbox = job_geobox(job)
-            for name in (f"baseline/{prev}", f"detection/{prev}"):
+            for name in (f"baseline/{prev}", f"stats/{prev}", f"detection/{prev}"):
                 st = read_state(cfg.paths.state, tbox, name)
                 if st is not None:
                     st = st.compute() if hasattr(st, "compute") else st

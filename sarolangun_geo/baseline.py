@@ -60,8 +60,10 @@ __all__ = [
     "BaselineParams",
     "baseline_stats",
     "empty_state",
+    "folded_pixels",
     "read_state",
     "reference_bands",
+    "refresh_stats",
     "season_of",
     "state_acquisitions",
     "state_reference_bands",
@@ -480,6 +482,49 @@ def baseline_stats(state: xr.Dataset, params: BaselineParams, when: Any = None) 
     return ds.drop_vars([c for c in ds.coords if c not in ("y", "x", "spatial_ref")])
 
 
+def refresh_stats(stats: xr.Dataset, state: xr.Dataset, params: BaselineParams, when: Any,
+                  changed: Any) -> xr.Dataset:
+    """``baseline_stats(state, params, when)``, recomputing only the pixels whose state changed.
+
+    ``stats`` are the statistics of an earlier state for the same season as
+    ``when`` (check with :func:`season_of`), and ``changed`` (bool ``(y, x)``)
+    marks the pixels whose state differs from that earlier state (e.g.
+    :func:`folded_pixels`).  Every statistic is a function of one pixel's
+    state, so the other pixels keep their values: the result is bit-identical
+    to a full :func:`baseline_stats`, at a fraction of its cost in a cloudy week
+    when few pixels got a new look.  Numpy-backed inputs; returns a new Dataset.
+    """
+    mask = np.asarray(changed, bool)
+    if mask.shape != (state.sizes["y"], state.sizes["x"]):
+        raise ValueError(f"changed has shape {mask.shape}, the state {(state.sizes['y'], state.sizes['x'])}")
+    idx = np.flatnonzero(mask.ravel())
+    if 2 * idx.size > mask.size:  # most pixels changed: the full computation is as cheap
+        return baseline_stats(state, params, when).compute()
+    out = stats.copy(deep=True)
+    if not idx.size:
+        return out
+    sub: dict[str, Any] = {}
+    for name, var in state.data_vars.items():
+        rest = [d for d in var.dims if d not in ("y", "x")]
+        flat = var.transpose("y", "x", *rest).values.reshape(mask.size, *(var.sizes[d] for d in rest))
+        sub[str(name)] = (("pixel", *rest), flat[idx])
+    part = baseline_stats(xr.Dataset(sub, attrs=state.attrs), params, when).compute()
+    for v in out.data_vars:
+        if out[v].dims != ("y", "x"):
+            raise ValueError(f"stats variable {v} has dims {out[v].dims}, expected ('y', 'x')")
+        np.put(out[v].values, idx, part[v].values)
+    return out
+
+
+def folded_pixels(count_before: Any, state: xr.Dataset) -> np.ndarray:
+    """Pixels (bool ``(y, x)``) that :func:`update_state` folded a look into since ``count_before``.
+
+    ``count_before`` is ``state["count"].sum("season")`` (as numpy) taken before
+    the fold; a fold adds one to a season's count for every look it writes.
+    """
+    return np.asarray(state["count"].sum("season").transpose("y", "x").values) != np.asarray(count_before)
+
+
 def reference_bands(stats: xr.Dataset, changed: xr.DataArray | None = None) -> xr.Dataset:
     """Baseline ``nir`` and ``swir16`` medians for :func:`sarolangun_geo.masking.clear_mask`.
 
@@ -559,8 +604,8 @@ def _write_store(part: xr.Dataset, dest: Path, prev: Path | None) -> None:
     split = [str(v) for v in part.data_vars if part[v].dims and part[v].dims[0] in _SPLIT_DIMS]
     keep = _unchanged(part, prev)
     lazy = part.copy()
-    for v in split:
-        lazy[v] = part[v].copy(data=da.from_array(part[v].values, chunks=(1, *part[v].shape[1:])))
+    for v in split:  # a lazy stand-in (never computed): to_zarr writes only its metadata, no copy of the data
+        lazy[v] = part[v].copy(data=da.zeros(part[v].shape, dtype=part[v].dtype, chunks=(1, *part[v].shape[1:])))
     lazy.to_zarr(dest, mode="w", consolidated=False, compute=False)  # metadata + the other variables
     for v in split:
         arr = zarr.open_array(str(dest / v), mode="r+")

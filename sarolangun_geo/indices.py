@@ -60,6 +60,14 @@ def _where(cond: ArrayLike, a: ArrayLike, b: ArrayLike) -> ArrayLike:
 
 def _safe_div(num: ArrayLike, den: ArrayLike) -> ArrayLike:
     """``num / den`` with NaN where ``den == 0`` (no divide-by-zero warning)."""
+    raw_n, raw_d = getattr(num, "data", num), getattr(den, "data", den)
+    if isinstance(raw_n, np.ndarray) and isinstance(raw_d, np.ndarray) and raw_n.shape == raw_d.shape \
+            and type(num) is type(den) and getattr(num, "dims", None) == getattr(den, "dims", None):
+        # numpy fast path (one pass instead of three): the same values as the general path
+        dtype = np.result_type(raw_n, raw_d)
+        q = np.full(raw_n.shape, np.nan, dtype)
+        np.divide(raw_n, raw_d, out=q, where=raw_d != 0)
+        return num.copy(data=q) if hasattr(num, "dims") else q
     nonzero = den != 0
     den_safe = _where(nonzero, den, 1.0)
     return _where(nonzero, num / den_safe, np.nan)

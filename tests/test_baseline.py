@@ -264,3 +264,34 @@ def test_reference_bands__blank_where_cover_changed():
     ref = baseline.reference_bands(s, changed)
     assert bool(ref.nir.isnull()[3, 4]) and int(ref.nir.isnull().sum()) == 1
     xr.testing.assert_identical(baseline.reference_bands(s).nir.where(~changed), ref.nir)
+
+
+@pytest.mark.parametrize("when", ["2025-03-01", "2025-08-01"])
+def test_refresh_stats__recomputing_folded_pixels_equals_full_stats(when):
+    # a history with both seasons, some pixels short of min_obs_season (the pooled path)
+    hist = xr.concat([history(n=5, start="2025-01-05", seed=1), history(n=2, start="2025-07-01", seed=2)], "time")
+    st0 = baseline.update_state(baseline.empty_state(hist, P), hist, all_clear(hist), P)
+    old = baseline.baseline_stats(st0, P, when=when)
+    week = history(n=2, start="2025-03-10" if when.startswith("2025-03") else "2025-08-04", seed=3)
+    clear = all_clear(week).copy()
+    clear[:, :6, :] = False  # a cloud over the top rows: only the bottom rows get looks
+    clear[1, 8, 8] = True
+    before = st0["count"].sum("season").values.copy()
+    st1 = baseline.update_state(st0, week, clear, P, copy=False)
+    touched = baseline.folded_pixels(before, st1)
+    assert touched[6:].all() and not touched[:6].any() and touched.sum() == 40  # [8, 8] already in the bottom
+    fresh = baseline.refresh_stats(old, st1, P, when, touched)
+    xr.testing.assert_identical(fresh, baseline.baseline_stats(st1, P, when=when))
+    assert not fresh.ndvi_median.equals(old.ndvi_median)  # the folded pixels did change
+    xr.testing.assert_identical(fresh.isel(y=slice(0, 6)), old.isel(y=slice(0, 6)))
+
+
+def test_refresh_stats__nothing_changed_is_a_copy_and_bad_mask_raises():
+    ds = history(n=6)
+    st1 = baseline.update_state(baseline.empty_state(ds, P), ds, all_clear(ds), P)
+    s = baseline.baseline_stats(st1, P)
+    same = baseline.refresh_stats(s, st1, P, None, np.zeros((10, 10), bool))
+    xr.testing.assert_identical(same, s)
+    assert same.ndvi_median.values is not s.ndvi_median.values
+    with pytest.raises(ValueError, match="shape"):
+        baseline.refresh_stats(s, st1, P, None, np.zeros((3, 3), bool))

@@ -129,9 +129,15 @@ def _safe(func: Callable[[TileJob], dict], job: TileJob) -> dict:
 
 def run_tiles(func: Callable[[TileJob], dict], jobs: Sequence[TileJob], sched: SchedulerInfo,
               progress: Callable[[dict], None] | None = None) -> list[dict]:
-    """Run tile jobs on the scheduler: one task per tile, failures captured per tile."""
+    """Run tile jobs on the scheduler: one task per tile, failures captured per tile.
+
+    The largest tile windows start first (the AOI's edge tiles are partial), which
+    shortens the tail when the workers outnumber the tiles left; results come back
+    sorted by tile id whatever the order of completion.
+    """
     if not jobs:
         return []
+    jobs = sorted(jobs, key=lambda j: (-(j.window[2] - j.window[0]) * (j.window[3] - j.window[1]), j.tile))
     if sched.client is not None:
         futures = sched.client.map(_safe, [func] * len(jobs), list(jobs), pure=False)
         results = []
@@ -154,7 +160,7 @@ def run_tiles(func: Callable[[TileJob], dict], jobs: Sequence[TileJob], sched: S
             results.append(res)
             if progress:
                 progress(res)
-        return results
+        return sorted(results, key=lambda r: r["tile"])
     import os
 
     n = max(1, min(len(jobs), os.cpu_count() or 1))
@@ -164,7 +170,7 @@ def run_tiles(func: Callable[[TileJob], dict], jobs: Sequence[TileJob], sched: S
             results.append(res)
             if progress:
                 progress(res)
-    return results
+    return sorted(results, key=lambda r: r["tile"])
 
 
 def _run_lock(cfg: RunConfig) -> RegistryLock:

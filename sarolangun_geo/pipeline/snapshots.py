@@ -5,6 +5,9 @@ by :func:`sarolangun_geo.baseline.write_state`, atomically):
 
 * ``baseline/<YYYY-Www>/<tile>.zarr`` – the baseline after the acquisitions
   up to that week were folded in (the backfill writes the week of its end date);
+* ``stats/<YYYY-Www>/<tile>.zarr`` – that baseline's robust statistics for the season of the
+  following week, so the next week reads them instead of sorting the ring buffers again (only
+  the pixels a week folded a look into are recomputed);
 * ``detection/<YYYY-Www>/<tile>.zarr`` – that week's evidence/confidence
   (docs/architecture.md §3), which is also the state carried to the next week;
 * ``weekly/<YYYY-Www>/<tile>.zarr`` – the week's composite and road evidence;
@@ -37,7 +40,7 @@ __all__ = [
     "tile_done",
 ]
 
-KINDS = ("baseline", "detection", "weekly", "roads")
+KINDS = ("baseline", "stats", "detection", "weekly", "roads")
 
 
 def snapshot_weeks(state_dir: Path, tiles: list[str]) -> list[str]:

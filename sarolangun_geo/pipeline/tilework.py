@@ -25,10 +25,14 @@ from odc.geo.xr import xr_zeros
 
 from .. import grid
 from ..baseline import (
+    BaselineParams,
     baseline_stats,
     empty_state,
+    folded_pixels,
     read_state,
     reference_bands,
+    refresh_stats,
+    season_of,
     state_reference_bands,
     update_state,
     write_state,
@@ -88,6 +92,40 @@ def _load(job: TileJob, tbox: Any) -> xr.Dataset | None:
         return None
 
 
+def _week_mid(label: str) -> pd.Timestamp:
+    """Thursday of the ISO week ``label``: the date whose season a week's statistics are for."""
+    monday, _ = week_bounds(label)
+    return pd.Timestamp(monday + dt.timedelta(days=3))
+
+
+def _cached_stats(sd: Path, tbox: Any, prev: str | None, base: xr.Dataset, when: pd.Timestamp,
+                  params: BaselineParams) -> xr.Dataset | None:
+    """The statistics stored with snapshot ``prev`` if they describe ``base`` for the season of ``when``."""
+    if prev is None:
+        return None
+    cached = read_state(sd, tbox, f"stats/{prev}")
+    if cached is None or cached.attrs.get("acquisitions") != base.attrs.get("acquisitions") \
+            or cached.attrs.get("season") != int(season_of(when, params)[0]):
+        return None
+    return cached.drop_vars([c for c in cached.coords if c not in ("y", "x", "spatial_ref")])
+
+
+def _write_next_stats(sd: Path, label: str, state: xr.Dataset, params: BaselineParams, when: pd.Timestamp,
+                      stats: xr.Dataset | None = None, changed: np.ndarray | None = None) -> None:
+    """Store the statistics of ``state`` for the next week's season (``stats/<label>``).
+
+    The next week reads them instead of sorting the ring buffers again.  Given
+    this week's ``stats`` (same season) and the pixels the week ``changed``, only
+    those pixels are recomputed (:func:`~sarolangun_geo.baseline.refresh_stats`).
+    """
+    season = int(season_of(when, params)[0])
+    same = stats is not None and changed is not None and stats.attrs.get("season") == season
+    nxt = refresh_stats(stats, state, params, when, changed) if same \
+        else baseline_stats(state, params, when=when).compute()
+    nxt.attrs = {"acquisitions": state.attrs.get("acquisitions", "[]"), "season": season}
+    write_state(nxt, sd, f"stats/{label}")
+
+
 def run_backfill_tile(job: TileJob) -> dict[str, Any]:
     """Build one tile's baseline from the history ``job.start..job.end``.
 
@@ -113,6 +151,9 @@ def run_backfill_tile(job: TileJob) -> dict[str, Any]:
             del sub, clear, ref
             gc.collect()  # accessor reference cycles would keep every batch's arrays alive
         write_state(state, job.state_dir, f"baseline/{job.label}")
+        # the statistics the first weekly run (the week after this one) starts from
+        _write_next_stats(Path(job.state_dir), job.label, state, params.baseline,
+                          _week_mid(job.label) + pd.Timedelta(days=7))
     n_clear = int(state["count"].sum())
     info = {"tile": job.tile, "kind": "backfill", "acquisitions": n, "start": job.start, "end": job.end}
     mark_tile_done(Path(job.state_dir), job.label, job.tile, info)
@@ -153,10 +194,12 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
         raise BaselineError(f"tile {job.tile}: no baseline before {job.label}; run "
                             "`sarolangun-geo backfill --start ... --end ...` first")
     det_prev = read_state(sd, tbox, f"detection/{job.prev}")
-    monday, _ = week_bounds(job.label)
-    mid = pd.Timestamp(monday + dt.timedelta(days=3))
+    mid = _week_mid(job.label)
     with dask.config.set(scheduler="sync"):
-        stats = baseline_stats(base, params.baseline, when=mid).compute()
+        stats = _cached_stats(sd, tbox, job.prev, base, mid, params.baseline)
+        if stats is None:  # no usable stored statistics (older state, another season): sort the buffers
+            stats = baseline_stats(base, params.baseline, when=mid).compute()
+            stats.attrs["season"] = int(season_of(mid, params.baseline)[0])
         cube = _load(job, tbox)
         cube = _empty_week(tbox) if cube is None else cube
         changed = det_prev["confidence"] > 0 if det_prev is not None else None
@@ -169,6 +212,7 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
         weekly = comp.assign({k: stats[k] for k in ROAD_STATS})
         evidence, weekly = dask.compute(evidence, weekly)
         # numpy in, numpy out: the fold scatters the week's clear values into the ring buffers
+        count_before = base["count"].sum("season").transpose("y", "x").values
         new_base = update_state(base, cube, clear, params.baseline, exclude=evidence["confidence"] > 0,
                                 copy=False) if cube.sizes["time"] else base
     evidence.attrs["week"] = job.label
@@ -178,12 +222,15 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
     road_table = tile_road_table(job.roads, job.detection_toml, weekly, stats) if job.roads else None
     if road_table is not None:  # the road pixels' evidence; combined over tiles in weekly_outputs
         write_tile_table(sd, job.label, job.tile, road_table)
+    with dask.config.set(scheduler="sync"):
+        _write_next_stats(sd, job.label, new_base, params.baseline, mid + pd.Timedelta(days=7), stats,
+                          folded_pixels(count_before, new_base))
     dates = [str(pd.Timestamp(t).date()) for t in cube.time.values]
     info = {"tile": job.tile, "kind": "week", "week": job.label, "prev": job.prev, "acquisitions": dates,
             "alert_pixels": int((evidence["confidence"] > 0).sum()),
             "clear_fraction": float((weekly["n_clear"] > 0).mean())}
     mark_tile_done(sd, job.label, job.tile, info)
-    del base, det_prev, stats, cube, clear, evidence, comp, weekly, new_base
+    del base, det_prev, stats, cube, clear, evidence, comp, weekly, new_base, count_before
     gc.collect()  # odc-geo's accessor keeps reference cycles: free the tile's arrays now
     return {**info, "status": "ok"}
 
