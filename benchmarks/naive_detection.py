@@ -35,16 +35,21 @@ def _items(catalog: Path) -> list[tuple[str, Path, dict]]:
     return out
 
 
-def _geobox(kecamatan: str | None) -> Any:
+def _geobox(kecamatan: str | None, geojson: Path | None = None) -> Any:
     from sarolangun_geo import aoi, grid
 
+    if geojson is not None:
+        import geopandas as gpd
+
+        return grid.subgrid(gpd.read_file(geojson).to_crs(4326).union_all())
     if kecamatan:
         return grid.subgrid(aoi.find_kecamatan(kecamatan).geometry)
     return grid.regency_geobox()
 
 
-def run(catalog: Path, kecamatan: str | None, baseline_dates: list[str], week_dates: list[str]) -> dict[str, Any]:
-    gbox = _geobox(kecamatan)
+def run(catalog: Path, kecamatan: str | None, baseline_dates: list[str], week_dates: list[str],
+        geojson: Path | None = None) -> dict[str, Any]:
+    gbox = _geobox(kecamatan, geojson)
     ny, nx = gbox.shape
     x0, y1 = gbox.affine.c, gbox.affine.f
     bounds = (x0, y1 - ny * 10, x0 + nx * 10, y1)

@@ -17,7 +17,10 @@ the peak of the sum.  Cases:
   (dask.distributed LocalCluster), each on a fresh copy of the baseline so both do the same work;
 * ``naive``      -- ``benchmarks/naive_detection.py``: rasterio reads every band of every item
   into one numpy array, indices, baseline median and evidence on full arrays;
-* ``profile``    -- cProfile of ``run_week_tile`` for the largest tile of the AOI (fresh state copy).
+* ``profile``    -- cProfile of ``run_week_tile`` for the largest tile of the AOI (fresh state copy);
+* ``weekly_year`` / ``naive_year`` -- weekly operation with a mature baseline: the weekly step after
+  the ``backfill_year`` state, against the naive script reading that year of history plus the week
+  (it has no state, so it redoes the history every week).
 
 The benchmark week is the catalog's last ISO week with two acquisitions; the baseline is
 the acquisitions up to the Sunday before it.
@@ -206,6 +209,9 @@ def case_backfill(a: argparse.Namespace) -> dict[str, Any]:
 def _year_plan(catalog: Path) -> tuple[Path, str, str, int]:
     """AOI GeoJSON, first and last day of the first 52 weeks of a year-long catalog, acquisitions in them.
 
+    The last day is the Sunday ending the 52nd (possibly partial) ISO week, so that the week
+    after the backfill is a whole week of the catalog (``weekly_year``).
+
     The AOI is the simulated tiles' extent shrunk by 15 m, so that no neighbouring tile is
     touched by its outline (a sliver would count as a tile of its own).
     """
@@ -219,6 +225,7 @@ def _year_plan(catalog: Path) -> tuple[Path, str, str, int]:
                          crs=32748).to_crs(4326).to_file(aoi_path, driver="GeoJSON")
     days = acquisition_dates(catalog)
     end = days[0] + dt.timedelta(days=52 * 7 - 1)
+    end -= dt.timedelta(days=(end.weekday() + 1) % 7)  # the Sunday ending the 52nd week: the next week is whole
     if days[-1] < end - dt.timedelta(days=10):
         raise SystemExit(f"{catalog} covers {days[0]}..{days[-1]}, less than 52 weeks; simulate a year: "
                          "`sarolangun-geo simulate --scenario demo --tiles x04y08 x05y08 --start 2025-06-01 "
@@ -241,6 +248,49 @@ def case_backfill_year(a: argparse.Namespace) -> dict[str, Any]:
     return {"wall_s": round(wall, 2), "tiles_ok": len(summ.tiles_ok), "tiles_failed": summ.tiles_failed,
             "acquisitions": n, "start": start, "end": end, "tiles": len(wins),
             "megapixels": round(sum((r1 - r0) * (c1 - c0) for r0, c0, r1, c1 in wins.values()) / 1e6, 2)}
+
+
+def _year_week(catalog: Path) -> dict[str, Any]:
+    """The first week after the 52 weeks of ``_year_plan`` that has an acquisition: the week a
+    mature (one-year) baseline is used for, with the history before it."""
+    from sarolangun_geo.composites import iso_week, week_bounds
+
+    aoi_path, start, end, _ = _year_plan(catalog)
+    days = acquisition_dates(catalog)
+    after = [d for d in days if d > dt.date.fromisoformat(end)]
+    if not after:
+        raise SystemExit(f"{catalog} has no acquisition after {end}: simulate a few more days")
+    week = iso_week(after[0])
+    monday, sunday = week_bounds(week)
+    return {"aoi": aoi_path, "week": week, "week_start": str(monday), "week_end": str(sunday),
+            "history": [str(d) for d in days if d <= dt.date.fromisoformat(end)],
+            "week_dates": [str(d) for d in days if monday <= d <= sunday]}
+
+
+def case_weekly_year(a: argparse.Namespace) -> dict[str, Any]:
+    """The weekly step on the ``backfill_year`` baseline (52 weeks): state + the week's acquisitions."""
+    from sarolangun_geo.pipeline import load_run_config, weekly
+
+    catalog = Path(a.year_catalog)
+    yw = _year_week(catalog)
+    cfg = load_run_config(_toml(catalog, Path(a.work), None, "threads", None, geojson=yw["aoi"]))
+    t0 = time.perf_counter()
+    summ = weekly(yw["week"], cfg, publish=False)
+    return {"wall_s": round(time.perf_counter() - t0, 2), "week": yw["week"], "week_dates": yw["week_dates"],
+            "tiles_ok": len(summ.tiles_ok), "tiles_failed": summ.tiles_failed}
+
+
+def case_naive_year(a: argparse.Namespace) -> dict[str, Any]:
+    """The naive script doing the same week with a one-year history: it has no state, so every
+    week it reads and reduces the whole history again (what the pipeline's state saves)."""
+    sys.path.insert(0, str(HERE))
+    import naive_detection
+
+    catalog = Path(a.year_catalog)
+    yw = _year_week(catalog)
+    t0 = time.perf_counter()
+    info = naive_detection.run(catalog, None, yw["history"], yw["week_dates"], geojson=yw["aoi"])
+    return {"wall_s": round(time.perf_counter() - t0, 2), "week": yw["week"], **info}
 
 
 def case_weekly(a: argparse.Namespace, scheduler: str) -> dict[str, Any]:
@@ -400,7 +450,8 @@ def child(a: argparse.Namespace) -> None:
     cases = {"backfill": case_backfill, "weekly": lambda x: case_weekly(x, "threads"),
              "local1": lambda x: case_weekly(x, "local:1"), "local2": lambda x: case_weekly(x, "local:2"),
              "floor": case_floor, "floor_state": case_floor_state, "naive": case_naive, "profile": case_profile,
-             "profile_weekly": case_profile_weekly, "backfill_year": case_backfill_year}
+             "profile_weekly": case_profile_weekly, "backfill_year": case_backfill_year,
+             "weekly_year": case_weekly_year, "naive_year": case_naive_year}
     res = cases[a.case](a)
     Path(a.result).write_text(json.dumps(res, indent=1, default=str))
 
@@ -444,6 +495,8 @@ def write_md(res: dict[str, Any]) -> None:
         ("rss_batang_asai_vs_singkut", "RSS Batang Asai / Singkut (stand-in for regency/kecamatan)", "(<= 1.3)"),
         ("naive_speedup", "naive wall / pipeline (backfill + weekly) wall", ">= 5"),
         ("naive_memory_ratio", "naive peak RSS / pipeline peak RSS", ">= 10"),
+        ("naive_year_speedup", "weekly operation, 1-year history: naive wall / pipeline weekly wall", "(>= 5)"),
+        ("naive_year_memory_ratio", "weekly operation, 1-year history: naive peak RSS / weekly peak RSS", "(>= 10)"),
         ("cluster_speedup_2v1", "weekly local:1 wall / local:2 wall", ">= 1.8"),
         ("cluster_speedup_2v1_batang_asai", "weekly local:1 / local:2, Batang Asai (20 tiles)", "(>= 1.8)"),
         ("weekly_vs_floor_ratio_batang_asai", "weekly / floor, Batang Asai", "(<= 2)"),
@@ -567,6 +620,18 @@ def derive(res: dict[str, Any]) -> None:
                           "peak RSS. Both on the primary kecamatan.")
     if w("local1") and w("local2"):
         res["cluster_speedup_2v1"] = round(w("local1") / w("local2"), 2)
+    wy = next((rc for rc in runs.values() if _w(rc, "weekly_year") and _w(rc, "naive_year")), None)
+    if wy:
+        res["naive_year_speedup"] = round(_w(wy, "naive_year") / _w(wy, "weekly_year"), 2)
+        res["naive_year_memory_ratio"] = round(_r(wy, "naive_year") / _r(wy, "weekly_year"), 2)
+        res["weekly_year_wall_s"] = _w(wy, "weekly_year")
+        res["naive_year_wall_s"] = _w(wy, "naive_year")
+        notes["naive_year"] = (
+            f"Weekly operation with a mature baseline, on the year catalog's tiles: the pipeline's weekly step "
+            f"for {wy['weekly_year'].get('week')} on the 52-week backfill's state ({_w(wy, 'weekly_year')} s, "
+            f"{_r(wy, 'weekly_year')} GB) against the naive script, which has no state and so reads and reduces "
+            f"the year of history ({len(wy['naive_year'].get('history', [])) or wy['naive_year'].get('n_dates')} "
+            f"dates) plus the week every week ({_w(wy, 'naive_year')} s, {_r(wy, 'naive_year')} GB).")
     by = next((rc["backfill_year"] for rc in runs.values() if _w(rc, "backfill_year")), None)
     ba_mpx = res.get("aoi_megapixels", {}).get("batang-asai")
     if by and ba_mpx:
@@ -698,7 +763,12 @@ def main() -> None:
             work = root / name
             if name == "backfill_year" and work.exists():
                 shutil.rmtree(work)  # a fresh build: finished tiles would be skipped
-            if name not in ("naive", "backfill_year"):
+            if name == "weekly_year":
+                if not (root / "backfill_year" / "state").exists():
+                    print("  no year baseline yet: run the backfill_year case first", flush=True)
+                    continue
+                _copy_state(root / "backfill_year", work)
+            elif name not in ("naive", "backfill_year", "naive_year"):
                 if not (base / "state").exists():
                     print("  no baseline yet: run the backfill case first", flush=True)
                     continue

@@ -483,7 +483,7 @@ def baseline_stats(state: xr.Dataset, params: BaselineParams, when: Any = None) 
 
 
 def refresh_stats(stats: xr.Dataset, state: xr.Dataset, params: BaselineParams, when: Any,
-                  changed: Any) -> xr.Dataset:
+                  changed: Any, *, copy: bool = True) -> xr.Dataset:
     """``baseline_stats(state, params, when)``, recomputing only the pixels whose state changed.
 
     ``stats`` are the statistics of an earlier state for the same season as
@@ -492,7 +492,8 @@ def refresh_stats(stats: xr.Dataset, state: xr.Dataset, params: BaselineParams, 
     :func:`folded_pixels`).  Every statistic is a function of one pixel's
     state, so the other pixels keep their values: the result is bit-identical
     to a full :func:`baseline_stats`, at a fraction of its cost in a cloudy week
-    when few pixels got a new look.  Numpy-backed inputs; returns a new Dataset.
+    when few pixels got a new look.  Numpy-backed inputs; returns a new Dataset
+    (``copy=False``: writes into ``stats``' own arrays, which must not be used afterwards).
     """
     mask = np.asarray(changed, bool)
     if mask.shape != (state.sizes["y"], state.sizes["x"]):
@@ -500,7 +501,7 @@ def refresh_stats(stats: xr.Dataset, state: xr.Dataset, params: BaselineParams, 
     idx = np.flatnonzero(mask.ravel())
     if 2 * idx.size > mask.size:  # most pixels changed: the full computation is as cheap
         return baseline_stats(state, params, when).compute()
-    out = stats.copy(deep=True)
+    out = stats.copy(deep=copy)
     if not idx.size:
         return out
     sub: dict[str, Any] = {}
@@ -609,18 +610,18 @@ def _write_store(part: xr.Dataset, dest: Path, prev: Path | None) -> None:
     lazy.to_zarr(dest, mode="w", consolidated=False, compute=False)  # metadata + the other variables
     for v in split:
         arr = zarr.open_array(str(dest / v), mode="r+")
-        data = part[v].values
-        for i in range(data.shape[0]):
-            src = _chunk_file(prev, v, i, data.ndim) if prev is not None else None
-            if i in keep.get(str(part[v].dims[0]), set()) and src is not None and src.is_file():
-                target = _chunk_file(dest, v, i, data.ndim)
+        dim, ndim = str(part[v].dims[0]), part[v].ndim
+        for i in range(part[v].shape[0]):
+            src = _chunk_file(prev, v, i, ndim) if prev is not None else None
+            if i in keep.get(dim, set()) and src is not None and src.is_file():
+                target = _chunk_file(dest, v, i, ndim)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 try:
                     os.link(src, target)
                     continue
                 except OSError:  # another filesystem: fall back to writing
                     pass
-            arr[i] = data[i]
+            arr[i] = part[v].isel({dim: i}).values  # a lazily read state reads only this chunk
 
 
 def write_state(state: xr.Dataset, state_dir: str | Path, name: str = "baseline",
@@ -641,7 +642,8 @@ def write_state(state: xr.Dataset, state_dir: str | Path, name: str = "baseline"
         y0 = round((gbox.affine.f - tbox.affine.f) / 10)
         x0 = round((tbox.affine.c - gbox.affine.c) / 10)
         part = state.isel(y=slice(y0, y0 + tbox.shape[0]), x=slice(x0, x0 + tbox.shape[1]))
-        part = part.compute()
+        if _is_lazy(part):
+            part = part.compute()  # (lazily indexed variables are read chunk by chunk below)
         for v in part.variables.values():
             v.encoding = {}
         dest = _tile_path(Path(state_dir), name, tid)
@@ -660,8 +662,13 @@ def write_state(state: xr.Dataset, state_dir: str | Path, name: str = "baseline"
     return paths
 
 
-def read_state(state_dir: str | Path, geobox: Any, name: str = "baseline") -> xr.Dataset | None:
+def read_state(state_dir: str | Path, geobox: Any, name: str = "baseline", *,
+               load: bool = True) -> xr.Dataset | None:
     """Read the per-tile state covering ``geobox`` (numpy-backed); ``None`` if no tile exists yet.
+
+    ``load=False`` leaves the variables lazily indexed (no dask): each is read
+    when first used, so a week that takes its statistics from the stored ones
+    does not hold the ring buffers in memory until it folds its looks in.
 
     Raises
     ------
@@ -674,7 +681,9 @@ def read_state(state_dir: str | Path, geobox: Any, name: str = "baseline") -> xr
         if not p.exists():
             missing.append(tid)
             continue
-        ds = xr.open_zarr(p, consolidated=False, chunks=None).load()  # straight to numpy, no dask graph
+        ds = xr.open_zarr(p, consolidated=False, chunks=None)  # straight to numpy, no dask graph
+        if load:
+            ds = ds.load()
         x_first = tbox.affine.c + tbox.affine.a / 2
         y_first = tbox.affine.f + tbox.affine.e / 2
         if (ds.sizes["y"], ds.sizes["x"]) != tuple(tbox.shape) or not (

@@ -114,13 +114,15 @@ def _write_next_stats(sd: Path, label: str, state: xr.Dataset, params: BaselineP
                       stats: xr.Dataset | None = None, changed: np.ndarray | None = None) -> None:
     """Store the statistics of ``state`` for the next week's season (``stats/<label>``).
 
+    ``stats`` is consumed (refreshed in place).
+
     The next week reads them instead of sorting the ring buffers again.  Given
     this week's ``stats`` (same season) and the pixels the week ``changed``, only
     those pixels are recomputed (:func:`~sarolangun_geo.baseline.refresh_stats`).
     """
     season = int(season_of(when, params)[0])
     same = stats is not None and changed is not None and stats.attrs.get("season") == season
-    nxt = refresh_stats(stats, state, params, when, changed) if same \
+    nxt = refresh_stats(stats, state, params, when, changed, copy=False) if same \
         else baseline_stats(state, params, when=when).compute()
     nxt.attrs = {"acquisitions": state.attrs.get("acquisitions", "[]"), "season": season}
     write_state(nxt, sd, f"stats/{label}")
@@ -192,7 +194,8 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
         return {"tile": job.tile, "status": "skipped (done)"}
     params = load_detection_params(job.detection_toml)
     tbox = job_geobox(job)
-    base = read_state(sd, tbox, f"baseline/{job.prev}") if job.prev else None
+    # lazily: with stored statistics the ring buffers are read only when the week is folded in
+    base = read_state(sd, tbox, f"baseline/{job.prev}", load=False) if job.prev else None
     if base is None:
         raise BaselineError(f"tile {job.tile}: no baseline before {job.label}; run "
                             "`sarolangun-geo backfill --start ... --end ...` first")
@@ -201,6 +204,7 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
     with dask.config.set(scheduler="sync"):
         stats = _cached_stats(sd, tbox, job.prev, base, mid, params.baseline)
         if stats is None:  # no usable stored statistics (older state, another season): sort the buffers
+            base = base.load()
             stats = baseline_stats(base, params.baseline, when=mid).compute()
             stats.attrs["season"] = int(season_of(mid, params.baseline)[0])
         cube = _load(job, tbox)
@@ -214,26 +218,29 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
         comp = _composite(cube, clear, tbox)
         weekly = comp.assign({k: stats[k] for k in ROAD_STATS})
         evidence, weekly = dask.compute(evidence, weekly)
-        # numpy in, numpy out: the fold scatters the week's clear values into the ring buffers
-        count_before = base["count"].sum("season").transpose("y", "x").values
-        new_base = update_state(base, cube, clear, params.baseline, exclude=evidence["confidence"] > 0,
-                                copy=False) if cube.sizes["time"] else base
     evidence.attrs["week"] = job.label
     write_state(evidence, sd, f"detection/{job.label}")
     write_state(weekly, sd, f"weekly/{job.label}")
-    write_state(new_base, sd, f"baseline/{job.label}", link_from=f"baseline/{job.prev}")
     road_table = tile_road_table(job.roads, job.detection_toml, weekly, stats) if job.roads else None
     if road_table is not None:  # the road pixels' evidence; combined over tiles in weekly_outputs
         write_tile_table(sd, job.label, job.tile, road_table)
+    dates = [str(pd.Timestamp(t).date()) for t in cube.time.values]
+    exclude = evidence["confidence"] > 0  # ongoing detections stay out of the baseline
+    info = {"tile": job.tile, "kind": "week", "week": job.label, "prev": job.prev, "acquisitions": dates,
+            "alert_pixels": int(exclude.sum()), "clear_fraction": float((weekly["n_clear"] > 0).mean())}
+    del evidence, comp, weekly, road_table, det_prev  # the fold below holds the ring buffers: free the rest
     with dask.config.set(scheduler="sync"):
+        # numpy in, numpy out: the fold scatters the week's clear values into the ring buffers
+        count_before = base["count"].sum("season").transpose("y", "x").values
+        new_base = update_state(base, cube, clear, params.baseline, exclude=exclude,
+                                copy=False) if cube.sizes["time"] else base
+        del base, cube, clear, exclude
+        gc.collect()  # the week's cube sits in odc-geo accessor reference cycles
+        write_state(new_base, sd, f"baseline/{job.label}", link_from=f"baseline/{job.prev}")
         _write_next_stats(sd, job.label, new_base, params.baseline, mid + pd.Timedelta(days=7), stats,
                           folded_pixels(count_before, new_base))
-    dates = [str(pd.Timestamp(t).date()) for t in cube.time.values]
-    info = {"tile": job.tile, "kind": "week", "week": job.label, "prev": job.prev, "acquisitions": dates,
-            "alert_pixels": int((evidence["confidence"] > 0).sum()),
-            "clear_fraction": float((weekly["n_clear"] > 0).mean())}
     mark_tile_done(sd, job.label, job.tile, info)
-    del base, det_prev, stats, cube, clear, evidence, comp, weekly, new_base, count_before
+    del stats, new_base, count_before
     gc.collect()  # odc-geo's accessor keeps reference cycles: free the tile's arrays now
     return {**info, "status": "ok"}
 
