@@ -8,7 +8,7 @@ OUT ?= out
 DEMO_DATA ?= data/sample
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-fast lint typecheck bench bench-detection bench-load bench-registry browser-deps golden clean
+.PHONY: help install demo test test-fast lint typecheck bench bench-detection bench-load bench-registry bench-lifecycle browser-deps golden clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-18s\033[0m %s\n", $$1, $$2}'
@@ -51,6 +51,13 @@ bench: install ## All benchmarks; results in benchmarks/results/
 
 bench-detection: install ## Detection-quality benchmark -> benchmarks/results/detection.{json,md}
 	$(PY) benchmarks/detection.py
+
+LIFECYCLE_SIMS ?= data/bench/detection/demo-42 data/bench/detection/demo-2027 data/bench/detection/hard-1234
+
+bench-lifecycle: install ## Site-status benchmark (registry vs simulated truth; simulated catalogs of bench-detection) -> benchmarks/results/lifecycle.{json,md}
+	for s in $(LIFECYCLE_SIMS); do for m in evidence change; do \
+	  nice -n 10 $(PY) benchmarks/lifecycle_eval.py --sim $$s --work /tmp/lifecycle/$$(basename $$s)-$$m --activity $$m --label $$m || exit 1; \
+	done; done
 
 bench-load: install ## Cube-loading benchmark -> benchmarks/results/load.{json,md}
 	$(PY) benchmarks/load.py

@@ -27,6 +27,44 @@ observations carry all four kinds.  Candidates that are not seen again on
 ``reset_after_misses`` clear looks before being confirmed are dropped – missed
 clouds and shadows are transient.
 
+**Activity** (``last_active``) is not the same as evidence.  An abandoned pit
+keeps confirming the change on every clear look (bare spoil or a stagnant pond
+still differs from the vegetated baseline), so ``last_detected`` keeps moving
+for a dead mine.  A worked mine *changes between clear looks*: pits are dug
+into new ground, ponds are pumped, stirred and filled with tailings, spoil is
+moved over regrowth.  An abandoned one only settles: its ponds clear and green
+(turbidity falls), its spoil revegetates (NDVI rises), a stable pit stays as it
+was.  So a confirming look (a clear candidate) is *active* when the pixel
+changed in the direction of disturbance since its previous clear look (the
+raw ``ndvi, mndwi, ndti`` of that look are kept for every pixel as
+``prev_ndvi``, ``prev_mndwi``, ``prev_ndti``; raw indices, so a switch of the
+baseline season changes nothing):
+
+* on land in both looks, NDVI fell by more than ``active_ndvi_drop``: forest
+  or regrowth cleared and dug (new ground: the growth of a site, fresh
+  clearing next to it), fresh spoil dumped on revegetating ground;
+* its water state flipped: MNDWI crossed ``[water] water_mndwi`` with a step of
+  more than ``active_mndwi_step`` (a pit flooded or dug below the water table,
+  a pond pumped dry or filled with spoil);
+* water in both looks, and its turbidity (NDTI) rose by more than
+  ``active_ndti_rise`` (a pond stirred or fed new slurry).
+
+The look that confirms a pixel whose first look was active counts too (new
+ground joins the site's polygon only once confirmed).  A fresh state takes the
+baseline medians as every pixel's look before monitoring; a pixel without any
+earlier look has nothing to compare with, and its evidence is not activity.
+Late evidence on old ground – a pixel at the rim of a pit that was already
+bare and only now passes the candidate test (noise at a threshold, a pond's
+support flickering) – is not activity; nor are falling turbidity, rising NDVI
+and small steps (noise, haze, soil moisture).
+
+``last_active`` (day of the latest active look, -1 none) is the signal the
+site lifecycle uses; a polygon's value needs several of its pixels
+(:mod:`sarolangun_geo.sites.polygonize`), so a few noisy pixels do not keep a
+site alive.  A detection state stored before ``last_active`` existed loads
+with ``last_active = last_detected`` (what activity meant then) and no
+previous look (:func:`with_activity_state`).
+
 :func:`peti_evidence` runs a week's acquisitions through both and returns the
 ``docs/architecture.md`` §3 Dataset, which is also the state carried to the
 next week (store it with :func:`sarolangun_geo.baseline.write_state`,
@@ -54,6 +92,8 @@ __all__ = [
     "KIND_TEXTURE",
     "KIND_VEG_LOSS",
     "KIND_WATER",
+    "LOOK_NONE",
+    "LOOK_SCALE",
     "STATE_VARS",
     "acquisition_evidence",
     "bright_tailings",
@@ -64,12 +104,19 @@ __all__ = [
     "peti_evidence",
     "tailings_deposit",
     "update_detection",
+    "with_activity_state",
 ]
 
 KIND_VEG_LOSS, KIND_BARE, KIND_WATER, KIND_TEXTURE, KIND_NEAR_WATER = 1, 2, 4, 8, 16
 #: Variables carried from week to week.
-STATE_VARS = ("n_confirm", "n_miss", "first_detected", "last_detected", "kinds", "score")
+STATE_VARS = ("n_confirm", "n_miss", "first_detected", "last_detected", "kinds", "score", "last_active",
+              "prev_ndvi", "prev_mndwi", "prev_ndti")
 _D_VARS = ("d_ndvi", "d_bsi", "d_mndwi", "d_ndti")
+#: Index values of the previous clear look are stored as int16 ``round(index x LOOK_SCALE)``, ...
+LOOK_SCALE = 10_000
+#: ... and ``LOOK_NONE`` where the pixel has had no clear look yet (or the index was NaN).
+LOOK_NONE = -32768
+_LOOK_VARS = ("prev_ndvi", "prev_mndwi", "prev_ndti")
 
 
 def epoch_day(t: Any) -> int:
@@ -124,7 +171,9 @@ def acquisition_evidence(obs: xr.Dataset, stats: xr.Dataset, params: DetectionPa
     xr.Dataset
         ``candidate`` (bool), ``kinds`` (uint8 bitmask), ``score`` (float32,
         0..1), ``d_ndvi, d_bsi, d_mndwi, d_ndti`` (float32, NaN where ``obs``
-        or the baseline is NaN).  Cloudiness is *not* handled here; combine
+        or the baseline is NaN), and the look's own ``ndvi, mndwi, ndti``
+        (float32, NaN where ``obs`` is NaN; the activity test of
+        :func:`update_detection`).  Cloudiness is *not* handled here; combine
         with the clear mask in :func:`update_detection`.
     """
     mp, wp = params.mining, params.water
@@ -147,12 +196,20 @@ def acquisition_evidence(obs: xr.Dataset, stats: xr.Dataset, params: DetectionPa
     score = (mp.w_veg_loss * veg_loss + mp.w_bare * bare + mp.w_water * water + mp.w_texture * texture
              + mp.w_near_water * near)
     wsum = mp.w_veg_loss + mp.w_bare + mp.w_water + mp.w_texture + mp.w_near_water
-    out = xr.Dataset({"candidate": candidate, "kinds": kinds, "score": (score / wsum).astype("float32"), **d})
+    out = xr.Dataset({"candidate": candidate, "kinds": kinds, "score": (score / wsum).astype("float32"), **d,
+                      **{k: idx[k].astype("float32") for k in ("ndvi", "mndwi", "ndti")}})
     return out.drop_vars([c for c in ("time", "quantile") if c in out.coords])
 
 
-def empty_detection_state(template: xr.Dataset | xr.DataArray) -> xr.Dataset:
-    """A detection state with nothing detected, on the (y, x) grid of ``template``."""
+def empty_detection_state(template: xr.Dataset | xr.DataArray, *,
+                          looks_from: xr.Dataset | None = None) -> xr.Dataset:
+    """A detection state with nothing detected, on the (y, x) grid of ``template``.
+
+    ``looks_from``: baseline statistics (:func:`sarolangun_geo.baseline.baseline_stats`)
+    whose ``ndvi_median, mndwi_median, ndti_median`` stand for each pixel's look
+    before monitoring began (the ``prev_*`` reference of its first clear look;
+    ``LOOK_NONE`` where NaN).  Without it, no pixel has a previous look.
+    """
     ref = template if isinstance(template, xr.DataArray) else next(iter(template.data_vars.values()))
     ref = ref.isel({d: 0 for d in ref.dims if d not in ("y", "x")}, drop=True)
     ds = xr.Dataset({
@@ -162,10 +219,65 @@ def empty_detection_state(template: xr.Dataset | xr.DataArray) -> xr.Dataset:
         "last_detected": xr.full_like(ref, -1, dtype="int32"),
         "kinds": xr.zeros_like(ref, dtype="uint8"),
         "score": xr.zeros_like(ref, dtype="float32"),
+        "last_active": xr.full_like(ref, -1, dtype="int32"),
+        **{k: xr.full_like(ref, LOOK_NONE, dtype="int16") for k in _LOOK_VARS},
     })
+    if looks_from is not None:
+        for k in _LOOK_VARS:
+            med = looks_from[f"{k[5:]}_median"]
+            med = med.drop_vars([c for c in med.coords if c not in ("y", "x", "spatial_ref")])
+            ds[k] = _look(med)
     ds = ds.drop_vars([c for c in ds.coords if c not in ("y", "x", "spatial_ref")])
     ds.attrs["acquisitions"] = "[]"
     return ds
+
+
+def with_activity_state(state: xr.Dataset) -> xr.Dataset:
+    """``state`` with the activity variables, added if missing (a state stored before they existed).
+
+    A missing ``last_active`` becomes a copy of ``last_detected``: before the
+    activity test existed, the latest confirming look *was* the activity date,
+    so an upgraded state keeps the sites' statuses of the old rule until its
+    pixels are seen again.  Missing ``prev_*`` values become ``LOOK_NONE`` (no
+    previous look: the next clear look sets them, and the look after it is
+    compared with it).  Returns a new Dataset; ``state`` is not changed.
+    """
+    add: dict[str, xr.DataArray] = {}
+    if "last_active" not in state:
+        add["last_active"] = state["last_detected"].astype("int32")
+    for k in _LOOK_VARS:
+        if k not in state:
+            add[k] = xr.full_like(state["last_detected"], LOOK_NONE, dtype="int16")
+    return state.assign(add) if add else state
+
+
+def _look(v: xr.DataArray) -> xr.DataArray:
+    """Index values (float, NaN) as the stored int16 look values."""
+    return xr.where(v.notnull(), (v.clip(-1.0, 1.0) * LOOK_SCALE).round(), LOOK_NONE).astype("int16")
+
+
+def _unlook(v: xr.DataArray) -> xr.DataArray:
+    """Stored int16 look values as float32 indices (NaN where none)."""
+    return xr.where(v != LOOK_NONE, v.astype("float32") / np.float32(LOOK_SCALE), np.float32("nan")).astype(
+        "float32")
+
+
+def _changed(prev: tuple[xr.DataArray, xr.DataArray, xr.DataArray], evidence: xr.Dataset,
+             params: DetectionParams) -> xr.DataArray:
+    """Change in the direction of disturbance since the pixel's previous clear look (bool, y, x).
+
+    ``prev`` is the previous look's ``(ndvi, mndwi, ndti)`` (float, NaN none).
+    Pixels without a previous look, or with NaN now, are False.
+    """
+    mp, w0 = params.mining, params.water.water_mndwi
+    p_ndvi, p_mndwi, p_ndti = prev
+    ndvi, mndwi, ndti = evidence["ndvi"], evidence["mndwi"], evidence["ndti"]
+    was_water, is_water = p_mndwi >= w0, mndwi >= w0
+    land = (p_mndwi < w0) & (mndwi < w0)
+    veg_drop = land & (ndvi - p_ndvi < -mp.active_ndvi_drop)
+    flip = (was_water != is_water) & (abs(mndwi - p_mndwi) > mp.active_mndwi_step)
+    stirred = was_water & is_water & (ndti - p_ndti > mp.active_ndti_rise)
+    return p_mndwi.notnull() & mndwi.notnull() & (veg_drop | flip | stirred)
 
 
 def update_detection(state: xr.Dataset, evidence: xr.Dataset, clear: xr.DataArray, day: int,
@@ -177,8 +289,18 @@ def update_detection(state: xr.Dataset, evidence: xr.Dataset, clear: xr.DataArra
     ``first_detected``/``last_detected`` with ``day``; a clear non-candidate
     increments ``n_miss``, and an unconfirmed detection (``n_confirm <
     confirm_medium``) is reset after ``reset_after_misses`` misses.
+
+    Activity (module docstring): a clear candidate that changed towards
+    disturbance since its previous clear look stamps ``last_active`` with
+    ``day``; so does the look that confirms a pixel whose earlier look was
+    active.  Every clear look stores the pixel's ``ndvi, mndwi, ndti`` as
+    ``prev_*``.  ``last_active`` is reset with the detection.  Evidence
+    without those indices (``ndvi, mndwi, ndti``) compares nothing, so it
+    shows no activity.  A ``state`` without the activity variables is
+    completed by :func:`with_activity_state`.
     """
     mp = params.mining
+    state = with_activity_state(state)
     clear = clear.astype(bool).fillna(False) if clear.dtype != bool else clear
     hit = clear & evidence["candidate"]
     miss = clear & ~evidence["candidate"]
@@ -190,6 +312,17 @@ def update_detection(state: xr.Dataset, evidence: xr.Dataset, clear: xr.DataArra
     n_miss = xr.where(hit, 0, xr.where(miss, np.minimum(state["n_miss"].astype("int32") + 1, 255),
                                        state["n_miss"])).astype("uint8")
     reset = miss & (n_miss >= mp.reset_after_misses) & (n_new < mp.confirm_medium)
+    has_looks = all(k in evidence for k in ("ndvi", "mndwi", "ndti"))
+    prev = (_unlook(state["prev_ndvi"]), _unlook(state["prev_mndwi"]), _unlook(state["prev_ndti"]))
+    changed = _changed(prev, evidence, params) if has_looks else xr.zeros_like(hit)
+    # the look that confirms a pixel whose earlier look was active (new ground joins the polygon)
+    carried = (n > 0) & (n < mp.confirm_medium) & (state["last_active"] >= 0)
+    active = hit & (changed | carried)
+    last_active = xr.where(active, np.int32(day), state["last_active"]).astype("int32")
+    looks = {}
+    for k in _LOOK_VARS:
+        now = _look(evidence[k[5:]]) if has_looks else state[k]
+        looks[k] = xr.where(clear, now, state[k]).astype("int16")
     out = xr.Dataset({
         "n_confirm": xr.where(reset, 0, n_new).astype("uint8"),
         "n_miss": xr.where(reset, 0, n_miss).astype("uint8"),
@@ -197,6 +330,8 @@ def update_detection(state: xr.Dataset, evidence: xr.Dataset, clear: xr.DataArra
         "last_detected": xr.where(reset, -1, last).astype("int32"),
         "kinds": xr.where(reset, 0, kinds).astype("uint8"),
         "score": xr.where(clear, evidence["score"], state["score"]).astype("float32"),
+        "last_active": xr.where(reset, -1, last_active).astype("int32"),
+        **looks,
     })
     out.attrs = dict(state.attrs)
     return out
@@ -234,24 +369,32 @@ def peti_evidence(cube: xr.Dataset, clear: xr.DataArray, stats: xr.Dataset, para
     stats
         :func:`sarolangun_geo.baseline.baseline_stats` (for the week's season).
     state
-        The previous week's output (or ``None`` to start fresh).
+        The previous week's output (or ``None`` to start fresh: then the
+        baseline medians stand for the look before monitoring, see
+        :func:`empty_detection_state`).
 
     Returns
     -------
     xr.Dataset
         dims ``(y, x)``: ``confidence`` (uint8 0..4), ``score`` (float32, of
         the latest clear look), ``n_confirm`` (uint8), ``first_detected`` /
-        ``last_detected`` (int32 days since 1970-01-01, -1 none), ``kinds``
+        ``last_detected`` / ``last_active`` (int32 days since 1970-01-01, -1
+        none; ``last_active``: latest look that showed activity), ``kinds``
         (uint8 bitmask, accumulated over confirming looks), ``d_ndvi, d_bsi,
         d_mndwi, d_ndti`` (float32, latest clear look of the week, NaN if
-        none), ``permanent_water`` (bool), plus state ``n_miss`` (uint8) and
-        ``n_clear`` (uint8, clear looks this week).  ``attrs["acquisitions"]``
-        lists the folded dates; acquisitions already folded are skipped, so
-        a rerun is idempotent.
+        none), ``permanent_water`` (bool), plus state ``n_miss`` (uint8),
+        ``prev_ndvi, prev_mndwi, prev_ndti`` (int16, index x ``LOOK_SCALE``
+        at the pixel's latest clear look, ``LOOK_NONE`` before any) and
+        ``n_clear`` (uint8, clear looks this week).  A ``state`` stored
+        without the activity variables is completed by
+        :func:`with_activity_state`.  ``attrs["acquisitions"]`` lists the
+        folded dates; acquisitions already folded are skipped, so a rerun is
+        idempotent.
     """
     gbox = check_grid(cube)
     check_grid(stats, gbox)
-    st = empty_detection_state(stats) if state is None else state[list(STATE_VARS)]
+    st = (empty_detection_state(stats, looks_from=stats) if state is None
+          else with_activity_state(state)[list(STATE_VARS)])
     st.attrs = dict(state.attrs) if state is not None else dict(st.attrs)
     done = set(json.loads(st.attrs.get("acquisitions", "[]")))
     d_last = {k: xr.full_like(stats["ndvi_median"], np.nan, dtype="float32") for k in _D_VARS}
@@ -280,6 +423,6 @@ def peti_evidence(cube: xr.Dataset, clear: xr.DataArray, stats: xr.Dataset, para
     out["n_clear"] = n_clear
     out = out.drop_vars([c for c in out.coords if c not in ("y", "x", "spatial_ref")])
     out.attrs = {"acquisitions": json.dumps(sorted(done))}
-    order = ["confidence", "score", "n_confirm", "first_detected", "last_detected", "kinds", *_D_VARS,
-             "permanent_water", "n_miss", "n_clear"]
+    order = ["confidence", "score", "n_confirm", "first_detected", "last_detected", "last_active", "kinds",
+             *_D_VARS, "permanent_water", "n_miss", "n_clear", *_LOOK_VARS]
     return out[order]

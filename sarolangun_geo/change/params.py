@@ -71,6 +71,9 @@ class MiningParams:
     high_kinds: int = 3
     highest_kinds: int = 4
     reset_after_misses: int = 2
+    active_ndvi_drop: float = 0.2
+    active_mndwi_step: float = 0.3
+    active_ndti_rise: float = 0.1
 
 
 @dataclass(frozen=True)

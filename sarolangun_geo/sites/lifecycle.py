@@ -9,17 +9,29 @@ catch-up span of ``span_weeks`` weeks ending with the registry week
 (``pipeline.weekly(week, span_weeks=N)``).  The run's **window** is the span's
 first Monday to the week's Sunday (:func:`run_window`).  The detection state
 (docs §3) accumulates: a confirmed pixel keeps its confidence forever, so
-being covered by this run's polygons says nothing about activity.  What a
-run *observes* of a site is one of three things:
+being covered by this run's polygons says nothing about activity.  Fresh
+*evidence* says nothing either: an abandoned pit (bare spoil, a stagnant
+pond) still differs from the vegetated baseline and confirms the change on
+every clear look.  Activity is *ongoing change*: confirming looks on which
+pixels changed towards disturbance since their previous clear look (new
+ground cleared and dug as the site grows or next to it, a pond stirred,
+flooded or pumped dry, regrowth cleared again), see
+:mod:`sarolangun_geo.change.mining`; a stable pit, a settling pond and
+revegetating spoil are not active.  The polygon's
+**activity date** ``last_active`` is the latest day on which enough of its
+pixels showed such change (:mod:`.polygonize`).  What a run *observes* of a
+site is one of three things:
 
-* **active**: fresh evidence: a polygon matched the site and its latest
-  confirming observation (``last_detected``, the max over the polygon's
-  pixels) falls inside the run's window and is later than the site's
-  ``last_seen``;
-* **quiet clear**: no fresh evidence, and the site's footprint (its registry
+* **active**: fresh activity: a polygon matched the site and its activity
+  date (``last_active``) falls inside the run's window and is later than the
+  site's ``last_seen`` (which is therefore the date of the latest observed
+  activity).  Polygons without a ``last_active`` column (evidence stored
+  before it existed, older callers) fall back to their latest confirming
+  observation ``last_detected``: the former rule;
+* **quiet clear**: no fresh activity, and the site's footprint (its registry
   polygon before the run) was seen clear in the window
   (:attr:`EvidenceVectors.footprint_stats`);
-* **unobserved**: no fresh evidence and the footprint was not seen clear
+* **unobserved**: no fresh activity and the footprint was not seen clear
   (clouds, no acquisition): nothing is learnt, nothing moves.
 
 Signals computed each run for each site:
@@ -38,8 +50,10 @@ Signals computed each run for each site:
   from :attr:`EvidenceVectors.footprint_stats` or an explicit ``recovery``
   input.
 * **I** (inactive): not **A**, and the site has had ``quiet_clear_weeks >=
-  inactive_weeks``: only weeks in which its footprint was actually observed
-  count.  ``quiet_clear_weeks`` (a ``sites`` column) is reset to 0 by **A**,
+  inactive_weeks``: only weeks in which its footprint was actually observed,
+  without activity, count (an abandoned pit retires after that many clear
+  weeks however often it is confirmed).  ``quiet_clear_weeks`` (a ``sites``
+  column) is reset to 0 by **A**,
   goes up by the run's clear-week credit (:func:`quiet_credit`) in a quiet
   clear run, and stays unchanged in an unobserved run, so a wet season of
   clouds does not retire live mines.  It is derived from the state before
@@ -82,9 +96,9 @@ rehabilitasi
 
 So ``baru``, ``meluas`` and ``aktif_kembali`` last one run unless repeated;
 a site keeps its status through cloudy weeks and only becomes ``tidak_aktif``
-after ``inactive_weeks`` clear weeks without fresh evidence (settings
+after ``inactive_weeks`` clear weeks without fresh activity (settings
 ``[lifecycle] inactive_weeks`` and ``min_clear_frac`` in
-``data/config/sites.toml``); fresh evidence on a ``tidak_aktif`` or
+``data/config/sites.toml``); fresh activity on a ``tidak_aktif`` or
 ``rehabilitasi`` site makes it ``aktif_kembali``.
 """
 
@@ -139,7 +153,7 @@ def run_window(week: str, span_weeks: int = 1) -> tuple[dt.date, dt.date]:
 
 
 def quiet_credit(clear_looks: float, span_weeks: int = 1) -> int:
-    """Quiet clear weeks a run without fresh evidence adds: ``min(span_weeks, clear_looks)``.
+    """Quiet clear weeks a run without fresh activity adds: ``min(span_weeks, clear_looks)``.
 
     ``clear_looks`` is the number of clear looks that at least ``min_clear_frac``
     of the footprint had in the run's window (NaN or negative: 0).  See the

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..config import CONFIG_DIR, load_dataclass
+from ..errors import ConfigError
 
 __all__ = [
     "DEFAULT_SITES_TOML",
@@ -34,6 +35,10 @@ class PolygonizeConfig:
     mmu_ha: float = 0.1
     simplify_m: float = 5.0
     evidence_min_delta: float = 0.05
+    #: A polygon's activity date (``last_active``) needs at least this many pixels active on or after it ...
+    active_min_px: int = 5
+    #: ... and at least this share of its pixels (see :mod:`.polygonize`).
+    active_min_frac: float = 0.03
 
 
 @dataclass(frozen=True)
@@ -48,7 +53,7 @@ class LifecycleConfig:
     """Status transitions (see :mod:`.lifecycle`)."""
 
     growth_factor: float = 1.2
-    #: Clear weeks without fresh evidence before a live site becomes ``tidak_aktif`` (a catch-up
+    #: Clear weeks without fresh activity before a live site becomes ``tidak_aktif`` (a catch-up
     #: span counts ``min(span_weeks, clear_looks)``; calendar weeks since ``last_seen`` when the
     #: footprint statistics carry no ``clear_frac``).
     inactive_weeks: int = 4
@@ -57,6 +62,16 @@ class LifecycleConfig:
     min_clear_frac: float = 0.5
     rehab_d_ndvi: float = -0.05
     max_obs_dates: int = 20
+    #: What makes a run observe a site *active*: ``"evidence"``, a fresh confirming look of the
+    #: change against the baseline (an abandoned bare pit keeps confirming it), or ``"change"``, a
+    #: fresh look on which enough of its pixels changed since their previous clear look
+    #: (``last_active``: new clearing, a pond turning turbid; a static abandoned pit retires).
+    #: See ``benchmarks/results/lifecycle.md`` for what each costs.
+    activity: str = "evidence"
+
+    def __post_init__(self) -> None:
+        if self.activity not in ("evidence", "change"):
+            raise ConfigError(f'[lifecycle] activity = {self.activity!r}: use "evidence" or "change"')
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ Per tile:
 2. zonal sums are taken per component with ``np.bincount`` (means of
    ``d_ndvi``, ``d_bsi``, ``d_mndwi``, ``d_ndti``, ``score``; maxima of
    ``confidence`` and ``n_confirm``; min/max of ``first_detected`` /
-   ``last_detected``; OR of ``kinds``);
+   ``last_detected``; OR of ``kinds``; the activity date ``last_active``,
+   see below);
 3. ``permanent_water`` is traced into water polygons (for distances);
 4. optionally, the mean ``d_ndvi`` on given registry footprints is summed
    (the per-site "NDVI recovering" signal of the lifecycle), and, when the
@@ -22,6 +23,18 @@ Per tile:
    the site observed at all?) and ``clear_looks`` (how many clear looks at
    least ``min_clear_frac`` of the footprint had: the quiet-week credit of a
    catch-up span, see :mod:`.lifecycle`).
+
+**Activity date of a polygon** (``last_active``, when the evidence has the
+per-pixel ``last_active`` of :mod:`sarolangun_geo.change.mining`): the latest
+day ``d`` such that at least ``k`` of its pixels showed activity on or after
+``d`` – the ``k``-th largest pixel value – with ``k = max(active_min_px,
+ceil(active_min_frac x n_px))``, at most ``n_px``.  One or two pixels that
+flicker with noise, haze or a wet-season pond edge do not make a dead site
+active; a site being dug, pumped or extended changes many pixels at once.  The
+lifecycle takes a polygon as active in a run when this date falls in the run's
+window (:mod:`.lifecycle`).  Without ``last_active`` in the evidence (a state
+stored before it existed) the column is left out and the lifecycle falls back
+to ``last_detected``.
 
 Across tiles, parts that share an edge on a tile seam are unioned (union-find
 over an STRtree) and their sums combined, so a site straddling a seam comes out
@@ -50,7 +63,8 @@ from .. import grid
 from ..errors import SitesInputError
 from .params import LifecycleConfig, PolygonizeConfig
 
-__all__ = ["INDEX_VARS", "KIND_BITS", "EvidenceVectors", "clear_looks", "days_to_iso", "vectorize"]
+__all__ = ["INDEX_VARS", "KIND_BITS", "EvidenceVectors", "active_day", "clear_looks", "days_to_iso",
+           "vectorize"]
 
 INDEX_VARS = ("d_ndvi", "d_bsi", "d_mndwi", "d_ndti")
 #: Bits of the ``kinds`` bitmask (docs §3) and their short names.
@@ -72,8 +86,10 @@ class EvidenceVectors:
         One row per site polygon (EPSG:32748): ``geometry``, ``area_ha`` (pixel
         count x 0.01), ``n_px``, ``confidence`` (max, 0..4), ``score`` (mean),
         ``n_confirm`` (max), ``first_detected`` / ``last_detected`` (ISO date or
-        ""), ``kinds`` (OR of the bitmask), ``d_ndvi`` ... ``d_ndti`` (means),
-        ``tiles`` (comma-separated tile ids).  Sorted north to south, west to east.
+        ""), ``last_active`` (ISO date or "": the activity date in the module
+        docstring; only when the evidence has ``last_active``), ``kinds`` (OR
+        of the bitmask), ``d_ndvi`` ... ``d_ndti`` (means), ``tiles``
+        (comma-separated tile ids).  Sorted north to south, west to east.
     water
         ``permanent_water`` polygons (EPSG:32748), per tile (not dissolved).
     footprint_stats
@@ -130,6 +146,7 @@ def _component_parts(a: dict[str, np.ndarray], labels: np.ndarray, n: int, tid: 
         stats["first"] = np.r_[0, ndimage.minimum(fd, labels, idx)]
     if "last_detected" in a:
         stats["last"] = np.r_[0, ndimage.maximum(a["last_detected"], labels, idx)]
+    active = _active_days(a["last_active"], labels, n) if "last_active" in a else None
     if "kinds" in a:
         kinds = np.zeros(n + 1, dtype="int64")
         for bit in KIND_BITS:
@@ -141,9 +158,33 @@ def _component_parts(a: dict[str, np.ndarray], labels: np.ndarray, n: int, tid: 
     parts = []
     for lab, geoms in polys.items():
         part = {k: v[lab] for k, v in stats.items()}
+        if active is not None:
+            part["active_days"] = active[lab]
         part.update(tile=tid, geometry=shapely.union_all(geoms) if len(geoms) > 1 else geoms[0])
         parts.append(part)
     return parts
+
+
+def _active_days(last_active: np.ndarray, labels: np.ndarray, n: int) -> dict[int, np.ndarray]:
+    """Per component label 1..n: its pixels' ``last_active`` values, sorted in descending order."""
+    lab = labels.ravel()
+    inside = lab > 0
+    ll, lv = lab[inside], last_active.ravel()[inside].astype("int64")
+    order = np.lexsort((-lv, ll))
+    ll, lv = ll[order], lv[order]
+    bounds = np.searchsorted(ll, np.arange(1, n + 2))
+    return {i: lv[bounds[i - 1]:bounds[i]] for i in range(1, n + 1)}
+
+
+def active_day(days: np.ndarray, n_px: int, min_px: int, min_frac: float) -> int:
+    """The polygon's activity day: the ``k``-th largest of its pixels' ``last_active`` (-1 none).
+
+    ``k = max(min_px, ceil(min_frac x n_px))``, at most ``n_px`` (module docstring).
+    """
+    if n_px <= 0 or len(days) == 0:
+        return -1
+    k = min(int(n_px), len(days), max(int(min_px), int(np.ceil(min_frac * n_px - 1e-9)), 1))
+    return int(np.sort(np.asarray(days, dtype="int64"))[::-1][k - 1])
 
 
 def _footprint_sums(a: dict[str, np.ndarray], fp: gpd.GeoDataFrame, tgbox: Any,
@@ -200,7 +241,7 @@ def _merge_seams(parts: list[dict[str, Any]]) -> list[list[int]]:
     return list(groups.values())
 
 
-def _combine(group: list[dict[str, Any]]) -> dict[str, Any]:
+def _combine(group: list[dict[str, Any]], cfg: PolygonizeConfig) -> dict[str, Any]:
     out: dict[str, Any] = {"n_px": sum(p["n_px"] for p in group)}
     for v in _SUMS:
         if f"{v}_sum" in group[0]:
@@ -213,6 +254,9 @@ def _combine(group: list[dict[str, Any]]) -> dict[str, Any]:
     first = min(p.get("first", -1) for p in group)
     out["first_detected"] = days_to_iso(first if first < np.iinfo("int32").max else -1)
     out["last_detected"] = days_to_iso(max(p.get("last", -1) for p in group))
+    if "active_days" in group[0]:
+        days = np.concatenate([p["active_days"] for p in group])
+        out["last_active"] = days_to_iso(active_day(days, out["n_px"], cfg.active_min_px, cfg.active_min_frac))
     kinds = 0
     for p in group:
         kinds |= int(p.get("kinds", 0))
@@ -298,8 +342,8 @@ def vectorize(evidence: xr.Dataset, config: PolygonizeConfig | None = None, *,
     if "confidence" not in evidence:
         raise SitesInputError("the evidence Dataset has no 'confidence' variable; pass the output of "
                               "change.mining.peti_evidence (docs §3)")
-    names = [n for n in ("confidence", "score", "n_confirm", "first_detected", "last_detected", "kinds",
-                         *INDEX_VARS, "permanent_water") if n in evidence]
+    names = [n for n in ("confidence", "score", "n_confirm", "first_detected", "last_detected", "last_active",
+                         "kinds", *INDEX_VARS, "permanent_water") if n in evidence]
     has_clear = "n_clear" in evidence
     fp = None
     acc: dict[str, np.ndarray] = {}
@@ -325,14 +369,14 @@ def vectorize(evidence: xr.Dataset, config: PolygonizeConfig | None = None, *,
                          rasterio.features.shapes(pw, mask=pw > 0, connectivity=4, transform=tgbox.affine))
         if fp is not None:
             _footprint_sums(a, fp, tgbox, acc)
-    rows = [_combine([parts[i] for i in g]) for g in _merge_seams(parts)] if parts else []
+    rows = [_combine([parts[i] for i in g], cfg) for g in _merge_seams(parts)] if parts else []
     min_px = cfg.mmu_ha / _PX_HA
     rows = [r for r in rows if r["n_px"] >= min_px - 1e-9]
     for r in rows:
         r["area_ha"] = round(r["n_px"] * _PX_HA, 4)
         r["geometry"] = _simplify(r["geometry"], cfg.simplify_m)
-    cols = ["area_ha", "n_px", "confidence", "score", "n_confirm", "first_detected", "last_detected", "kinds",
-            *INDEX_VARS, "tiles"]
+    cols = ["area_ha", "n_px", "confidence", "score", "n_confirm", "first_detected", "last_detected",
+            *(["last_active"] if "last_active" in evidence else []), "kinds", *INDEX_VARS, "tiles"]
     sites = gpd.GeoDataFrame(pd.DataFrame(rows, columns=[*cols, "geometry"]), geometry="geometry", crs=_CRS)
     if len(sites):
         c = sites.geometry.centroid

@@ -121,7 +121,7 @@ def _inactivity(prev: Mapping[str, Any], active: bool, week: str, cfg: SitesConf
 
 def _recovering(sid: str, fstats: pd.DataFrame | None, cfg: SitesConfig, recovery: Mapping[str, bool] | None,
                 credit: int | None) -> bool:
-    """Recovery signal **R** of a site without fresh evidence (see :mod:`.lifecycle`).
+    """Recovery signal **R** of a site without fresh activity (see :mod:`.lifecycle`).
 
     An explicit ``recovery`` entry wins.  Otherwise the footprint's mean
     ``d_ndvi`` must be back near the baseline (``>= rehab_d_ndvi``) while no
@@ -139,8 +139,23 @@ def _recovering(sid: str, fstats: pd.DataFrame | None, cfg: SitesConfig, recover
 
 
 def _fresh(obs: str, prev: Mapping[str, Any], window_start: str) -> bool:
-    """Fresh evidence: the latest confirming observation is in the run's window and new to the site."""
-    return obs >= window_start and obs > (prev.get("last_seen") or "")
+    """Fresh activity: the polygon's activity date is in the run's window and new to the site."""
+    return bool(obs) and obs >= window_start and obs > (prev.get("last_seen") or "")
+
+
+def _activity_date(p: Mapping[str, Any], detected: str, mode: str = "change") -> str:
+    """A polygon's activity date (ISO, "" none): its ``last_active``, or ``detected`` without that column.
+
+    ``last_active`` (:mod:`.polygonize`) dates the latest look on which enough of
+    the polygon's pixels *changed* (a worked mine); polygons from evidence
+    without it (states stored before it existed, older callers) fall back to
+    the latest confirming observation, the former rule, which ``mode="evidence"``
+    (``[lifecycle] activity``) always uses.
+    """
+    if mode == "evidence" or "last_active" not in p:
+        return detected
+    v = p["last_active"]
+    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else str(v)
 
 
 def _detected_record(prev: Mapping[str, Any] | None, p: Mapping[str, Any], sid: str, parent: str | None,
@@ -149,11 +164,12 @@ def _detected_record(prev: Mapping[str, Any] | None, p: Mapping[str, Any], sid: 
                      recovery: Mapping[str, bool] | None = None) -> tuple[dict[str, Any], bool]:
     """The new record of a site a polygon matched (or a new site), and whether it was observed active."""
     week_end = week_bounds(week)[1].isoformat()
-    obs = _get(p, "last_detected", "") or week_end
+    det = _get(p, "last_detected", "") or week_end
+    obs = _activity_date(p, det, cfg.lifecycle.activity)
     area = float(p["area_ha"])
     base = dict(prev) if prev is not None else {}
     if prev is None or parent is not None:
-        first = _get(p, "first_detected", "") or obs
+        first = _get(p, "first_detected", "") or det
         status, ratio, quiet, active = "baru", 1.0, 0, True
         if parent is not None and prev is not None:
             first = prev.get("first_seen") or first
@@ -161,7 +177,8 @@ def _detected_record(prev: Mapping[str, Any] | None, p: Mapping[str, Any], sid: 
             status = next_status(prev["status"], active=active, grown=False, recurrence=False,
                                  recovering=False, inactive=False)
             quiet = 0 if active else int(_get(prev, "quiet_clear_weeks", 0) or 0)
-        rec = {"site_id": sid, "status": status, "first_seen": first, "last_seen": obs, "prev_area_ha": area,
+        seen = (obs or det) if active or prev is None else (prev.get("last_seen") or "")
+        rec = {"site_id": sid, "status": status, "first_seen": first, "last_seen": seen, "prev_area_ha": area,
                "max_area_ha": area, "growth": ratio, "recurrence": 0, "parent_id": parent, "obs_dates": "",
                "merged_ids": "", "merged_into": None, "verification": "", "verification_date": "",
                "verified_area_ha": None, "suppressed": 0, "quiet_clear_weeks": quiet}
@@ -189,7 +206,7 @@ def _detected_record(prev: Mapping[str, Any] | None, p: Mapping[str, Any], sid: 
     base.update(site_id=sid, geometry=p["geometry"], area_ha=area, last_week=week,
                 confidence=int(_get(p, "confidence", 0) or 0), n_confirm=int(_get(p, "n_confirm", 0) or 0),
                 kinds=int(_get(p, "kinds", 0) or 0), footprint_d_ndvi=p.get("d_ndvi"),
-                obs_dates=_merge_dates(base.get("obs_dates", ""), _get(p, "obs_dates", "") or obs,
+                obs_dates=_merge_dates(base.get("obs_dates", ""), _get(p, "obs_dates", "") or det,
                                        cfg.lifecycle.max_obs_dates))
     return base, active
 
@@ -278,7 +295,7 @@ def step(state: pd.DataFrame, polygons: pd.DataFrame, week: str, next_id: int, c
     Notes
     -----
     ``observations.detected`` is 1 for a site observed *active* in the run
-    (fresh evidence, or a new site), 0 for one that a polygon merely still
+    (fresh activity, or a new site), 0 for one that a polygon merely still
     covers, or whose status changed without activity.
     """
     verifs = verifications if verifications is not None else pd.DataFrame(
