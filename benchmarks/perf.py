@@ -255,7 +255,7 @@ def _year_week(catalog: Path) -> dict[str, Any]:
     mature (one-year) baseline is used for, with the history before it."""
     from sarolangun_geo.composites import iso_week, week_bounds
 
-    aoi_path, start, end, _ = _year_plan(catalog)
+    aoi_path, _, end, _ = _year_plan(catalog)
     days = acquisition_dates(catalog)
     after = [d for d in days if d > dt.date.fromisoformat(end)]
     if not after:

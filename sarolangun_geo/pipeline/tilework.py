@@ -114,16 +114,16 @@ def _write_next_stats(sd: Path, label: str, state: xr.Dataset, params: BaselineP
                       stats: xr.Dataset | None = None, changed: np.ndarray | None = None) -> None:
     """Store the statistics of ``state`` for the next week's season (``stats/<label>``).
 
-    ``stats`` is consumed (refreshed in place).
-
     The next week reads them instead of sorting the ring buffers again.  Given
     this week's ``stats`` (same season) and the pixels the week ``changed``, only
-    those pixels are recomputed (:func:`~sarolangun_geo.baseline.refresh_stats`).
+    those pixels are recomputed (:func:`~sarolangun_geo.baseline.refresh_stats`);
+    ``stats`` is consumed (refreshed in place).
     """
     season = int(season_of(when, params)[0])
-    same = stats is not None and changed is not None and stats.attrs.get("season") == season
-    nxt = refresh_stats(stats, state, params, when, changed, copy=False) if same \
-        else baseline_stats(state, params, when=when).compute()
+    if stats is not None and changed is not None and stats.attrs.get("season") == season:
+        nxt = refresh_stats(stats, state, params, when, changed, copy=False)
+    else:
+        nxt = baseline_stats(state, params, when=when).compute()
     nxt.attrs = {"acquisitions": state.attrs.get("acquisitions", "[]"), "season": season}
     write_state(nxt, sd, f"stats/{label}")
 

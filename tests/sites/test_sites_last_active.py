@@ -15,8 +15,8 @@ import pandas as pd
 import pytest
 from sites_synth import make_evidence, square, week_polygons
 
-from sarolangun_geo.sites import Registry, load_sites_config, vectorize
 from sarolangun_geo.errors import ConfigError
+from sarolangun_geo.sites import Registry, load_sites_config, vectorize
 from sarolangun_geo.sites.params import LifecycleConfig, PolygonizeConfig
 from sarolangun_geo.sites.polygonize import active_day
 
