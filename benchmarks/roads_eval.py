@@ -71,6 +71,8 @@ SCENARIOS = {"demo-42": "tune", "demo-2027": "held-out", "hard-1234": "held-out 
 EXTRA = {f"roadtune-{seed}": "tune (extra)" for seed in (3, 5, 7, 11)}
 #: ... and demo tiles of other seeds with the demo's own (sparse) road damage, like the held-out demo-2027.
 EXTRA.update({f"demotune-{seed}": "tune (extra, demo density)" for seed in (13, 17, 19, 23, 29)})
+#: Fresh road-dense worlds simulated after the rules were frozen (session 4): held out, never tuned on.
+EXTRA.update({f"roadheld-{seed}": "held-out (extra, road-dense)" for seed in (41, 43)})
 EXTRA_SIMS = Path("/tmp/roads_sims")
 EXTRA_OVERRIDES = {"road_damage_per_100km2": 15.0, "min_road_damage": 10}
 WARMUP_DAYS = 90
@@ -87,7 +89,7 @@ def log(msg: str) -> None:
 
 def _cfg(name: str) -> Any:
     key, seed = name.rsplit("-", 1)
-    if key == "roadtune":
+    if key in ("roadtune", "roadheld"):
         return simulate.scenario("demo", seed=int(seed), **EXTRA_OVERRIDES)
     if key == "demotune":
         return simulate.scenario("demo", seed=int(seed))
