@@ -4,25 +4,35 @@ The full detection benchmark (``benchmarks/detection.py``) takes about half an h
 scenario, mostly PETI evidence per acquisition.  Road scoring only needs, per week, the
 clear composite and the baseline statistics, so this harness works in three cached stages:
 
-1. ``prepare`` (once per scenario, 10-20 min): load the catalog, backfill the baseline over the
+0. ``simulate`` (extra tuning worlds only, 3-5 min each): ``roadtune-<seed>`` (the demo tile of
+   another seed with 15 road-damage events per 100 km2) and ``demotune-<seed>`` (the demo tile of
+   another seed as it is) into ``EXTRA_SIMS``.
+1. ``prepare`` (once per scenario, 4-7 min): load the catalog, backfill the baseline over the
    90-day warm-up exactly like ``detection.py``, then for every later week compute the clear
    composite and the baseline statistics and fold the week into the baseline.  Like
    ``detection.py``, the corridors of segments the road detector flags ``damaged`` (with the
    road settings at prepare time) are kept out of the fold; unlike it, PETI detections are not
    (PETI sites keep 20 m off roads; they only touch the context).
    Only pixels within ``KEEP_M`` of a road are cached (``<cache>/<scenario>/``).
+   The caches depend on the road settings through that exclusion: prepare again after
+   changing the rules.
 2. ``tables``: :func:`sarolangun_geo.change.roads.road_tile_evidence` on every cached week
-   (the per-tile step of the product; the scenario is one tile) -> one pickle per scenario.
+   (the per-tile step of the product; the scenario is one tile) -> one pickle per scenario,
+   keyed by the pixel settings and the source of the per-tile half of ``roads.py``.
 3. ``score``: :func:`sarolangun_geo.change.roads.score_from_tiles` week by week with the
    segment state carried forward (the combine step of the product), scored against truth with
    :func:`detection.score_roads` (the benchmark's own rule).
 
 Run::
 
+    python benchmarks/roads_eval.py simulate --scenarios roadtune-3 demotune-13   # extra tuning worlds only
     python benchmarks/roads_eval.py prepare [--scenarios demo-42 ...]
-    python benchmarks/roads_eval.py eval [--diag]        # tables (if stale) + score
+    python benchmarks/roads_eval.py eval [--diag] [--set KEY=VALUE ...]   # tables (if stale) + score
 
-Tune on ``demo-42`` only; ``demo-2027`` and ``hard-1234`` are held out.
+``eval`` prints P/R/F1 per scenario, false positives by cause, and pooled counts per group;
+``--set`` changes road settings for the run only (experiments).  Tune on ``demo-42`` and the
+extra worlds only; ``demo-2027`` and ``hard-1234`` are held out.  ``ROADS_EVAL_CACHE`` sets the
+cache folder (default ``/tmp/roads_eval``).
 """
 
 from __future__ import annotations
@@ -32,6 +42,7 @@ import dataclasses
 import gc
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -53,11 +64,15 @@ from sarolangun_geo.pipeline.tilework import ROAD_STATS  # noqa: E402
 from sarolangun_geo.sources import load_cube  # noqa: E402
 
 SIMS = Path("/tmp/det/sims")  # the detection benchmark's catalogs (<SIMS>/<name>/catalog.json + truth/)
-CACHE = Path("/tmp/roads_eval")
+CACHE = Path(os.environ.get("ROADS_EVAL_CACHE", "/tmp/roads_eval"))  # the prepared caches (see prepare)
 SCENARIOS = {"demo-42": "tune", "demo-2027": "held-out", "hard-1234": "held-out (hard)"}
-#: Extra tuning catalogs with more road damage: the demo tile with other seeds (other worlds),
-#: ``road_damage_per_100km2=15`` (simulated with ``simulate_catalog`` into ``EXTRA_SIMS``).
-EXTRA = {"roadtune-7": "tune (extra)", "roadtune-11": "tune (extra)"}
+#: Extra tuning catalogs (simulated with ``simulate_catalog`` into ``EXTRA_SIMS``): the demo tile with
+#: other seeds (other worlds) and more road damage, ``road_damage_per_100km2=15`` ...
+EXTRA = {f"roadtune-{seed}": "tune (extra)" for seed in (3, 5, 7, 11)}
+#: ... and demo tiles of other seeds with the demo's own (sparse) road damage, like the held-out demo-2027.
+EXTRA.update({f"demotune-{seed}": "tune (extra, demo density)" for seed in (13, 17, 19, 23, 29)})
+#: Fresh road-dense worlds simulated after the rules were frozen (session 4): held out, never tuned on.
+EXTRA.update({f"roadheld-{seed}": "held-out (extra, road-dense)" for seed in (41, 43)})
 EXTRA_SIMS = Path("/tmp/roads_sims")
 EXTRA_OVERRIDES = {"road_damage_per_100km2": 15.0, "min_road_damage": 10}
 WARMUP_DAYS = 90
@@ -74,9 +89,20 @@ def log(msg: str) -> None:
 
 def _cfg(name: str) -> Any:
     key, seed = name.rsplit("-", 1)
-    if key == "roadtune":
+    if key in ("roadtune", "roadheld"):
         return simulate.scenario("demo", seed=int(seed), **EXTRA_OVERRIDES)
+    if key == "demotune":
+        return simulate.scenario("demo", seed=int(seed))
     return simulate.scenario(key, seed=int(seed))
+
+
+def simulate_extra(name: str) -> None:
+    """Simulate one extra tuning catalog (``roadtune-<seed>``) into ``EXTRA_SIMS`` (15-20 min, ~0.8 GB)."""
+    if name not in EXTRA:
+        raise SystemExit(f"{name}: only the extra tuning worlds {sorted(EXTRA)} are simulated here")
+    t0 = time.time()
+    simulate.simulate_catalog(sim_dir(name), _cfg(name), workers=1)
+    log(f"{name}: simulated in {time.time() - t0:.0f}s")
 
 
 def sim_dir(name: str) -> Path:
@@ -189,9 +215,17 @@ def week_inputs(name: str, week: str, gbox: Any, keep: np.ndarray) -> tuple[xr.D
     return comp, stats
 
 
+#: roads.py is hashed up to this marker: the per-tile step (the tables) is above it, the combine step below.
+COMBINE_MARKER = "# --------------------------------------------------------------------------- step 2: combine"
+
+
 def _pixel_hash(rp: RoadParams) -> str:
+    """Key of the cached tables: the pixel parameters and the source of the per-tile step of roads.py."""
     d = {k: v for k, v in dataclasses.asdict(rp).items() if k in roads.PIXEL_PARAMS}
     src = (ROOT / "sarolangun_geo" / "change" / "roads.py").read_text()
+    if COMBINE_MARKER not in src:
+        raise SystemExit(f"roads.py lacks the marker {COMBINE_MARKER!r} that separates the two steps")
+    src = src.split(COMBINE_MARKER)[0] + (ROOT / "sarolangun_geo" / "indices.py").read_text()
     return hashlib.sha256((json.dumps(d, sort_keys=True) + src).encode()).hexdigest()[:12]
 
 
@@ -274,6 +308,22 @@ def looks_after(table: pd.DataFrame, onset: dict[str, tuple[str, str]]) -> dict[
     return {s: int(((g.week >= onset[s][0]) & (g.week <= onset[s][1])).sum()) for s, g in t.groupby("segment_id")}
 
 
+def fp_cause(fp: dict[str, Any]) -> str:
+    """Short cause of a false positive: the evidence kinds while flagged, and the events within 30 m."""
+    kinds = [k for k, v in fp["mean_damaged"].items() if v > 0] or ["none"]
+    return "+".join(kinds) + " near " + ("/".join(fp["near_events"]) or "nothing")
+
+
+def pooled(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Segment counts pooled over scenarios (as ``detection.pool``), not averages of ratios."""
+    tp = sum(r["road_tp"] for r in results.values())
+    pred = sum(r["road_pred_segments"] for r in results.values())
+    truth = sum(r["road_truth_segments"] for r in results.values())
+    p, rc = (tp / pred if pred else 1.0), (tp / truth if truth else 1.0)
+    return {"precision": round(p, 4), "recall": round(rc, 4), "f1": round(2 * p * rc / (p + rc) if p + rc else 0.0, 4),
+            "tp": tp, "fp": pred - tp, "fn": truth - tp}
+
+
 def evaluate(names: list[str], rp: RoadParams, diag: bool = False) -> dict[str, dict[str, Any]]:
     out = {}
     for name in names:
@@ -287,27 +337,52 @@ def evaluate(names: list[str], rp: RoadParams, diag: bool = False) -> dict[str, 
             f"{r['road_recall']}/{r['road_f1']} truth {r['road_truth_segments']} pred {r['road_pred_segments']} "
             f"tp {r['road_tp']}; truth with >= 2 clear looks while damaged {r['observable_truth']}, recall among "
             f"them {r['observable_recall']} (combine {dt_:.1f}s for {len(meta['weeks'])} weeks)")
+        causes: dict[str, int] = {}
+        for x in r["road_false_positives"]:
+            causes[fp_cause(x)] = causes.get(fp_cause(x), 0) + 1
+        if causes:
+            log(f"  false positives by cause: {causes}")
         if diag:
             print("  clear looks while damaged:", r["looks_while_damaged"])
             for x in r["road_false_positives"]:
                 print("  FP", x)
             for x in r["road_misses"]:
                 print("  FN", x)
+    groups = {"tuning": [n for n in out if n == "demo-42" or n in EXTRA], "held-out": [n for n in out if n in SCENARIOS
+                                                                                       and n != "demo-42"],
+              "detection benchmark (demo-42, demo-2027, hard-1234)": [n for n in out if n in SCENARIOS]}
+    for g, members in groups.items():
+        if len(members) > 1:
+            log(f"pooled {g} {members}: {pooled({n: out[n] for n in members})}")
+    return out
+
+
+def _overrides(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs (VALUE as JSON) -> RoadParams overrides, for experiments."""
+    out = {}
+    for pair in pairs:
+        key, _, value = pair.partition("=")
+        out[key] = json.loads(value)
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("stage", choices=["prepare", "eval"])
+    ap.add_argument("stage", choices=["simulate", "prepare", "eval"])
     ap.add_argument("--scenarios", nargs="*", default=list(SCENARIOS),
                     help=f"of {[*SCENARIOS, *EXTRA]}")
     ap.add_argument("--diag", action="store_true", help="print false positives and misses")
+    ap.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                    help="eval with these roads.toml settings changed (VALUE as JSON), e.g. support_score=0.3")
     a = ap.parse_args(argv)
-    if a.stage == "prepare":
+    if a.stage == "simulate":
+        for n in a.scenarios:
+            simulate_extra(n)
+    elif a.stage == "prepare":
         for n in a.scenarios:
             prepare(n)
     else:
-        evaluate(a.scenarios, load_road_params(), a.diag)
+        evaluate(a.scenarios, dataclasses.replace(load_road_params(), **_overrides(a.set)), a.diag)
     return 0
 
 

@@ -101,12 +101,18 @@ class RoadParams:
     bare_min_redness: float = 0.18
     veg_loss_dndvi: float = -0.2
     veg_base_ndvi: float = 0.5
+    veg_loss_min_redness: float = 0.15
+    veg_loss_dark_min: float = 0.06
     dark_min: float = 0.12
     dark_min_angle: float = 4.0
+    dark_max_dndvi: float = -0.05
+    dark_min_dbsi: float = -0.02
     dark_radius_m: float = 100.0
     river_buffer_m: float = 60.0
     context_radius_m: float = 200.0
     context_max_frac: float = 0.2
+    context_max_frac_land: float = 0.15
+    context_memory_looks: int = 4
     context_min_seen: float = 0.25
     w_water: float = 1.0
     w_bare: float = 1.0
@@ -116,6 +122,13 @@ class RoadParams:
     damaged_score: float = 0.5
     confidence_steps: tuple[float, ...] = (0.6, 0.8, 0.95)
     persist_looks: int = 2
+    persist_window: int = 2
+    single_look_score: float = 0.95
+    single_look_min_clear_frac: float = 0.95
+    single_look_min_px: int = 10
+    single_look_max_context: float = 0.1
+    single_look_neighbour_score: float = 0.75
+    support_score: float = 0.2
     clear_looks: int = 2
 
 

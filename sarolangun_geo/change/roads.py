@@ -17,9 +17,12 @@ The weekly scoring runs in two steps, so that the heavy part runs per tile:
 2. :func:`score_from_tiles` (once, after the tiles): concatenates the tables,
    removes what the whole road network shared this week (its median darkening
    against the surroundings: every dirt road wets alike), turns the values into
-   evidence flags (:func:`pixel_flags`), takes the shares per segment, combines them
-   into a score, and carries a small per-segment state from week to week
-   (*persistence*, :func:`~sarolangun_geo.change.road_state.advance_state`).
+   evidence flags of a change of material (:func:`pixel_flags`), takes the shares per
+   segment, combines them into a score, and carries a small per-segment state from
+   week to week (*persistence*, :func:`~sarolangun_geo.change.road_state.advance_state`:
+   evidence on two looks, or on one decisive look of damage across neighbouring
+   segments, with less evidence needed next to a damaged segment of the same road
+   and none counted while the land around settles after an area-wide change).
 
 :func:`score_segments` is the whole-AOI convenience wrapper of both steps.
 """
@@ -39,7 +42,15 @@ from shapely.ops import substring
 from ..grid import CRS_EPSG, check_grid
 from ..indices import bsi, mndwi, ndvi, normalized_difference
 from .params import RoadParams
-from .road_state import STATE_COLUMNS, advance_state, carry_last_look
+from .road_state import (
+    STATE_COLUMNS,
+    STATE_EXTRA_COLUMNS,
+    advance_state,
+    carry_last_look,
+    neighbour_damaged,
+    neighbours,
+    shift_bits,
+)
 
 __all__ = [
     "KINDS",
@@ -47,6 +58,7 @@ __all__ = [
     "PIXEL_PARAMS",
     "SEGMENT_COLUMNS",
     "STATE_COLUMNS",
+    "STATE_EXTRA_COLUMNS",
     "advance_state",
     "pixel_flags",
     "road_pixel_evidence",
@@ -70,6 +82,9 @@ PIXEL_PARAMS = frozenset({"corridor_half_width_m", "river_buffer_m", "context_ra
 KINDS = ("water", "bare", "veg_loss", "surface_change")
 _STATS = ("ndvi_median", "bsi_median", "mndwi_median", "nir_median", "swir16_median", "water_freq",
           "permanent_water")
+#: The arrays :func:`_spectral_angle` reads.
+_ANGLE_KEYS = ("blue", "green", "red", "nir", "swir16", "nir_median", "swir16_median", "ndvi_median",
+               "mndwi_median", "bsi_median")
 
 
 # --------------------------------------------------------------------------- segments
@@ -133,55 +148,128 @@ def segment_raster(segments: gpd.GeoDataFrame, template: Any, half_width_m: floa
 
 # --------------------------------------------------------------------------- step 1: per tile
 
-def _disk_sum(values: np.ndarray, radius_px: int) -> np.ndarray:
-    """Sum of integer ``values`` over a disk of ``radius_px`` around every pixel (exact, int64).
+def _row_widths(r2: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows ``dy`` and half-widths ``w`` of the pixel disk ``dx*dx + dy*dy <= r2`` (``r2`` an integer)."""
+    from math import isqrt
 
-    An FFT convolution (fast for any radius); the sums are integers, so rounding
-    removes the FFT's rounding noise and a tile agrees with the whole mosaic.
+    r = isqrt(r2)
+    dy = np.arange(-r, r + 1)
+    return dy, np.array([isqrt(r2 - int(d) * int(d)) for d in dy], np.int64)
+
+
+def _disk_r2(radius_px: int) -> int:
+    """Squared bound of :func:`sarolangun_geo.masking.disk` (``dx*dx + dy*dy <= r*r + r``)."""
+    return int(radius_px) * int(radius_px) + int(radius_px)
+
+
+def _pixels(shape: tuple[int, ...], where: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """Row and column indices of the ``where`` pixels (row-major), or broadcastable ones of every pixel."""
+    if where is None:
+        return np.arange(shape[0])[:, None], np.arange(shape[1])[None, :]
+    ys, xs = np.nonzero(where)
+    return ys, xs
+
+
+def _disk_sums(values: np.ndarray, r2s: Sequence[int], pix: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+    """Exact sums (int64) of integer ``values`` over the disks ``dx*dx + dy*dy <= r2`` (each of ``r2s``) at ``pix``.
+
+    Per-row prefix sums (computed once) turn each disk row into two look-ups, so
+    the cost is ``2r + 1`` gathers per evaluated pixel and disk, whatever the
+    share of the tile evaluated.  The disk is clipped at the array's edges (as
+    in a zero-padded convolution).
     """
-    from scipy.signal import fftconvolve
+    ny, nx = values.shape
+    prefix = np.zeros((ny, nx + 1), np.int64)
+    np.cumsum(values, axis=1, dtype=np.int64, out=prefix[:, 1:])
+    ys, xs = pix
+    out = []
+    for r2 in r2s:
+        if ys.ndim == 2:  # every pixel: one row-sum raster per half-width, added shifted row by row
+            out.append(_disk_raster(prefix, r2))
+            continue
+        total = np.zeros(ys.shape, np.int64)
+        for dy, w in zip(*_row_widths(r2), strict=True):
+            yy = ys + dy
+            row = np.clip(yy, 0, ny - 1)
+            part = prefix[row, np.minimum(xs + w + 1, nx)] - prefix[row, np.maximum(xs - w, 0)]
+            total += np.where((yy >= 0) & (yy < ny), part, 0)
+        out.append(total)
+    return out
 
-    from ..masking import disk
 
-    if not values.any():
-        return np.zeros(values.shape, np.int64)
-    return np.rint(fftconvolve(values.astype("float64"), disk(radius_px).astype("float64"), mode="same")
-                   ).astype(np.int64)
+def _disk_raster(prefix: np.ndarray, r2: int) -> np.ndarray:
+    """The disk sums of :func:`_disk_sums` at every pixel, from the per-row prefix sums (``ny, nx + 1``).
+
+    One raster of row sums per half-width ``w`` (slices of the prefix sums padded by
+    their edge values), added shifted by each disk row ``dy`` with that width.
+    """
+    ny, nx = prefix.shape[0], prefix.shape[1] - 1
+    dys, ws = _row_widths(r2)
+    pad = int(ws.max()) + 1
+    ext = np.concatenate([np.zeros((ny, pad), np.int64), prefix, np.repeat(prefix[:, -1:], pad, axis=1)], axis=1)
+    total = np.zeros((ny, nx), np.int64)
+    rows: dict[int, np.ndarray] = {}
+    for dy, w in zip(dys.tolist(), ws.tolist(), strict=True):
+        if w not in rows:  # sum over the columns [x - w, x + w] of each row (clipped at the edges)
+            rows[w] = ext[:, pad + w + 1:pad + w + 1 + nx] - ext[:, pad - w:pad - w + nx]
+        if abs(dy) < ny:
+            total[max(0, -dy):ny - max(0, dy)] += rows[w][max(0, dy):ny + min(0, dy)]
+    return total
 
 
-def _disk_area(radius_px: int) -> int:
-    from ..masking import disk
+def _disk_sum(values: np.ndarray, r2: int, where: np.ndarray | None = None) -> np.ndarray:
+    """Exact sum (int64) of integer ``values`` over the disk ``dx*dx + dy*dy <= r2`` around pixels.
 
-    return int(disk(radius_px).sum())
+    Parameters
+    ----------
+    values
+        2-D integer or bool array (one tile); the disk is clipped at its edges
+        (pixels outside the tile count as 0, as in a zero-padded convolution).
+    r2
+        Squared radius bound in pixels (an integer).
+    where
+        Bool mask of the pixels to evaluate (same shape), or None for every pixel.
+
+    Returns
+    -------
+    numpy.ndarray
+        int64, 1-D at the ``where`` pixels in row-major order, or 2-D (``where=None``).
+    """
+    return _disk_sums(values, (r2,), _pixels(values.shape, where))[0]
 
 
-def _surroundings(seen: np.ndarray, land: np.ndarray, dark: np.ndarray, params: RoadParams
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def _disk_area(r2: int) -> int:
+    """Number of pixels of the disk ``dx*dx + dy*dy <= r2``."""
+    return int((2 * _row_widths(r2)[1] + 1).sum())
+
+
+def _surroundings(seen: np.ndarray, land: np.ndarray, dark: np.ndarray, params: RoadParams,
+                  pix: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(``context``, ``dark_ctx``): share of the clear land around that changed, its mean darkening.
 
-    Disk means over the clear (``seen``) pixels, NaN where less than
-    ``context_min_seen`` of the disk was clear; the darkening is summed as 1e-4
-    integer codes, so the sums are exact.
+    Disk means (the disk of :func:`sarolangun_geo.masking.disk`) over the clear
+    (``seen``) pixels, NaN where less than ``context_min_seen`` of the disk was
+    clear; the darkening is summed as 1e-4 integer codes, so the sums are exact.
+    Evaluated at the pixels ``pix`` (:func:`_pixels`) only.
     """
-    r = max(1, round(params.context_radius_m / 10.0))
-    n = _disk_sum(seen, r)
-    context = np.where(n >= params.context_min_seen * _disk_area(r), _disk_sum(land & seen, r) / np.maximum(n, 1),
-                       np.nan)
-    rd = max(1, round(params.dark_radius_m / 10.0))
-    n = _disk_sum(seen, rd)
+    r2 = _disk_r2(max(1, round(params.context_radius_m / 10.0)))
+    rd2 = _disk_r2(max(1, round(params.dark_radius_m / 10.0)))
+    n, nd = _disk_sums(seen, (r2, rd2), pix)
+    (changed,) = _disk_sums(land & seen, (r2,), pix)
     code = np.where(seen, np.rint(np.clip(np.nan_to_num(dark), -1, 1) * 1e4), 0).astype(np.int64)
-    dark_ctx = np.where(n >= params.context_min_seen * _disk_area(rd), _disk_sum(code, rd) / np.maximum(n, 1) * 1e-4,
-                        np.nan)
+    (dsum,) = _disk_sums(code, (rd2,), pix)
+    context = np.where(n >= params.context_min_seen * _disk_area(r2), changed / np.maximum(n, 1), np.nan)
+    dark_ctx = np.where(nd >= params.context_min_seen * _disk_area(rd2), dsum / np.maximum(nd, 1) * 1e-4, np.nan)
     return context, dark_ctx
 
 
-def _near_river(permanent_water: np.ndarray, params: RoadParams) -> np.ndarray:
-    from scipy import ndimage
-
+def _near_river(permanent_water: np.ndarray, params: RoadParams, pix: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Within ``river_buffer_m`` (Euclidean, between pixel centres) of baseline permanent water in the tile."""
     pw = np.asarray(permanent_water).astype(bool)
     if not pw.any():
-        return np.zeros(pw.shape, bool)
-    return ndimage.distance_transform_edt(~pw) <= params.river_buffer_m / 10.0
+        return np.zeros(np.broadcast_shapes(pix[0].shape, pix[1].shape), bool)
+    d = params.river_buffer_m / 10.0
+    return _disk_sums(pw, (int(np.floor(d * d)),), pix)[0] > 0
 
 
 def _spectral_angle(a: dict[str, np.ndarray]) -> np.ndarray:
@@ -202,8 +290,18 @@ def _spectral_angle(a: dict[str, np.ndarray]) -> np.ndarray:
     return np.degrees(np.arccos(np.clip(cos, -1, 1)))
 
 
-def _pixel_values(a: dict[str, np.ndarray], params: RoadParams) -> dict[str, np.ndarray]:
-    """The per-pixel values of :data:`PIXEL_COLUMNS` (but ``segment``/``n_clear``) on whole 2-D arrays."""
+def _pixel_values(a: dict[str, np.ndarray], params: RoadParams, where: np.ndarray | None = None
+                  ) -> dict[str, np.ndarray]:
+    """The per-pixel values of :data:`PIXEL_COLUMNS` (but ``segment``/``n_clear``).
+
+    ``a`` holds whole 2-D arrays (bands and statistics).  What the surroundings
+    need (clear, changed, darkening) is computed on the whole array; the rest,
+    and the disk means, only at the ``where`` pixels (1-D results, row-major), or
+    everywhere when ``where`` is None (2-D results).
+    """
+    def at(x: np.ndarray) -> np.ndarray:
+        return x if where is None else x[where]
+
     with np.errstate(invalid="ignore", divide="ignore"):
         now = {"ndvi": ndvi(nir=a["nir"], red=a["red"]), "mndwi": mndwi(green=a["green"], swir16=a["swir16"]),
                "bsi": bsi(blue=a["blue"], red=a["red"], nir=a["nir"], swir16=a["swir16"])}
@@ -215,12 +313,16 @@ def _pixel_values(a: dict[str, np.ndarray], params: RoadParams) -> dict[str, np.
             & (d["mndwi"] > params.water_dmndwi)
         land = ((a["ndvi_median"] >= params.veg_base_ndvi) & (d["ndvi"] < params.veg_loss_dndvi)) \
             | (d["bsi"] > params.bare_dbsi) | water
-        context, dark_ctx = _surroundings(seen, land, dark, params)
-        scorable = np.isfinite(a["ndvi_median"]) & np.isfinite(ref) & ~_near_river(a["permanent_water"], params)
-        valid = seen & scorable
-        out = {"mndwi": now["mndwi"], "redness": normalized_difference(a["red"], a["blue"]), "d_ndvi": d["ndvi"],
-               "d_bsi": d["bsi"], "d_mndwi": d["mndwi"], "base_ndvi": a["ndvi_median"], "water_freq": a["water_freq"],
-               "darkening": dark, "angle": _spectral_angle(a), "dark_ctx": dark_ctx, "context": context}
+        pix = _pixels(seen.shape, where)
+        context, dark_ctx = _surroundings(seen, land, dark, params, pix)
+        p = {k: at(a[k]) for k in (*_ANGLE_KEYS, "ndvi_median", "water_freq")}
+        scorable = np.isfinite(p["ndvi_median"]) & np.isfinite(at(ref)) \
+            & ~_near_river(a["permanent_water"], params, pix)
+        valid = at(seen) & scorable
+        out = {"mndwi": at(now["mndwi"]), "redness": normalized_difference(p["red"], p["blue"]),
+               "d_ndvi": at(d["ndvi"]), "d_bsi": at(d["bsi"]), "d_mndwi": at(d["mndwi"]),
+               "base_ndvi": p["ndvi_median"], "water_freq": p["water_freq"], "darkening": at(dark),
+               "angle": _spectral_angle(p), "dark_ctx": dark_ctx, "context": context}
         out = {k: np.where(valid, v, np.nan).astype(np.float32) for k, v in out.items()}
     return {"scorable": scorable, "valid": valid, **out}
 
@@ -273,10 +375,9 @@ def road_tile_evidence(composite: xr.Dataset, stats: xr.Dataset, seg_raster: xr.
     on = a["seg"] > 0
     if not on.any():
         return _empty_pixels()
-    v = _pixel_values(a, params)
     cols = {"segment": a["seg"][on].astype(np.int32), "n_clear": np.nan_to_num(
         a["n_clear"][on].astype("float64")).astype(np.uint16)}
-    cols.update({k: x[on] for k, x in v.items()})
+    cols.update(_pixel_values(a, params, on))
     return pd.DataFrame(cols, columns=PIXEL_COLUMNS)
 
 
@@ -295,14 +396,23 @@ def pixel_flags(px: Any, params: RoadParams, network_darkening: float = 0.0) -> 
     * ``bare``: BSI up by ``bare_dbsi`` on a soil-coloured surface (``redness`` at
       least ``bare_min_redness``: the iron-oxide red slope of the region's soils;
       roofs and concrete are grey): a slide or soil washed over the road, a broken surface;
-    * ``veg_loss``: NDVI down by ``|veg_loss_dndvi|`` where the baseline was vegetated;
+    * ``veg_loss``: NDVI down by ``|veg_loss_dndvi|`` where the baseline was vegetated,
+      and the new surface soil-coloured (``redness`` at least ``veg_loss_min_redness``)
+      or darker than the land around by ``veg_loss_dark_min`` (mud, wet debris): a slide
+      scar or mud over the verge, not the grey roofs and yards of new buildings;
     * ``surface_change``: NIR + SWIR16 darkened by ``dark_min`` more than the land
       around it, beyond what the road network did this week, with the spectrum's
       shape turned by ``dark_min_angle`` degrees from the baseline's (wet mud, ruts;
-      terrain shading in another season only scales the spectrum); not judged where
+      terrain shading in another season only scales the spectrum), and a change of
+      material: NDVI down by at least ``|dark_max_dndvi|`` (mud and ruts over the verge
+      the mixed road pixels hold) with BSI not down by more than ``|dark_min_dbsi|`` (a
+      darkening with unchanged greenness is wetter or shaded vegetation); not judged where
       too little of the land around was clear;
     * every kind is dropped where more than ``context_max_frac`` of the land around
-      changed (area-wide change is not a feature of the road).
+      changed (area-wide change is not a feature of the road); ``bare`` and ``veg_loss``
+      already where more than ``context_max_frac_land`` changed (clearing and building
+      convert land patch by patch, so the share lags behind the conversion; a flood or
+      a wet week changes the land around at once).
 
     ``network_darkening`` is the median local darkening of the whole road network
     this week (see :func:`score_from_tiles`).  NaN values give False; ``valid`` is
@@ -310,12 +420,16 @@ def pixel_flags(px: Any, params: RoadParams, network_darkening: float = 0.0) -> 
     """
     valid = px["valid"]
     keep = valid & ~(px["context"] > params.context_max_frac)
+    keep_land = valid & ~(px["context"] > min(params.context_max_frac, params.context_max_frac_land))
+    local_dark = _local_darkening(px) - network_darkening
     water = (px["mndwi"] > params.water_mndwi) & (px["water_freq"] < params.max_base_water_freq) \
         & (px["d_mndwi"] > params.water_dmndwi)
     bare = (px["d_bsi"] > params.bare_dbsi) & (px["redness"] >= params.bare_min_redness)
-    veg = (px["base_ndvi"] >= params.veg_base_ndvi) & (px["d_ndvi"] < params.veg_loss_dndvi)
-    dark = ((_local_darkening(px) - network_darkening) > params.dark_min) & (px["angle"] >= params.dark_min_angle)
-    return {"valid": valid, "water": water & keep, "bare": bare & keep, "veg_loss": veg & keep,
+    veg = (px["base_ndvi"] >= params.veg_base_ndvi) & (px["d_ndvi"] < params.veg_loss_dndvi) \
+        & ((px["redness"] >= params.veg_loss_min_redness) | (local_dark >= params.veg_loss_dark_min))
+    dark = (local_dark > params.dark_min) & (px["angle"] >= params.dark_min_angle) \
+        & (px["d_ndvi"] <= params.dark_max_dndvi) & (px["d_bsi"] >= params.dark_min_dbsi)
+    return {"valid": valid, "water": water & keep, "bare": bare & keep_land, "veg_loss": veg & keep_land,
             "surface_change": dark & keep}
 
 
@@ -330,6 +444,25 @@ def _network_darkening(px: pd.DataFrame) -> float:
     d = np.asarray(_local_darkening(px), "float64")[np.asarray(px["valid"], bool)]
     d = d[np.isfinite(d)]
     return float(np.median(d)) if d.size else 0.0
+
+
+def _around_segments(px: pd.DataFrame, valid: Any, per_segment: Any, params: RoadParams
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Per segment: the summed ``context`` of its clear corridor pixels (NaN, unknown, counted as 1: changed),
+    and whether its surroundings changed area-wide (their mean judged ``context`` above ``context_max_frac``)."""
+    ctx = np.asarray(px["context"], "float64")
+    valid = np.asarray(valid, bool)
+    around = per_segment(np.where(valid, np.nan_to_num(ctx, nan=1.0), 0.0))
+    judged = valid & np.isfinite(ctx)
+    wide = per_segment(np.where(judged, ctx, 0.0)) > params.context_max_frac * np.maximum(per_segment(judged), 1)
+    return around, wide
+
+
+def _best_neighbour(links: tuple[np.ndarray, ...], value: np.ndarray) -> np.ndarray:
+    """The larger ``value`` of each segment's neighbours (:func:`neighbours`; -1 without one)."""
+    if not len(value):
+        return np.zeros(0)
+    return np.max([np.where(link >= 0, value[np.maximum(link, 0)], -1.0) for link in links], axis=0)
 
 
 def score_from_tiles(segments: gpd.GeoDataFrame, tables: Sequence[pd.DataFrame], week: str,
@@ -351,13 +484,24 @@ def score_from_tiles(segments: gpd.GeoDataFrame, tables: Sequence[pd.DataFrame],
     Returns
     -------
     GeoDataFrame (EPSG:32748)
-        :data:`SEGMENT_COLUMNS` then :data:`STATE_COLUMNS`, one row per segment.
+        :data:`SEGMENT_COLUMNS`, :data:`STATE_COLUMNS` then :data:`STATE_EXTRA_COLUMNS`,
+        one row per segment.
         A segment *looked* this week when at least ``min_clear_frac`` of its scorable
         corridor pixels, and at least ``min_clear_px`` pixels, were clear.  The shares
         ``water, bare, veg_loss, surface_change`` (of the clear corridor pixels) and
         ``score`` (noisy-OR of the shares, each saturating at ``frac_scale`` and weighted
         by ``w_<kind>``: 0..1) are those of the last look (``last_look``; 0 before any);
-        ``evidence`` is True when this week's look scored ``damaged_score`` or more.
+        ``evidence`` is True when this week's look scored ``damaged_score`` or more, or
+        ``support_score`` or more next to a segment of the same road that was damaged
+        last week (:func:`~sarolangun_geo.change.road_state.neighbours`), unless the
+        segment's surroundings changed area-wide (mean ``context`` of its clear corridor
+        pixels above ``context_max_frac``; bitmask ``wide``) on one of its last
+        ``context_memory_looks`` looks.  A look is *decisive* when it scored
+        ``single_look_score`` or more with at least ``single_look_min_clear_frac`` of the
+        scorable pixels and ``single_look_min_px`` pixels clear, the land around quiet
+        (mean ``context`` of the clear corridor pixels, NaN counted as 1, at most
+        ``single_look_max_context``) and a neighbour on the road seen this week with a
+        score of at least ``single_look_neighbour_score``.
         ``damaged`` (persistent): see :func:`advance_state`.  ``confidence`` is 0 unless
         damaged, then 1 plus the number of ``confidence_steps`` the score reaches.
         ``n_clear`` is this week's mean number of clear acquisitions over the corridor.
@@ -380,9 +524,19 @@ def score_from_tiles(segments: gpd.GeoDataFrame, tables: Sequence[pd.DataFrame],
          "surface_change": params.w_surface_change}
     score = 1.0 - np.prod([1.0 - w[k] * np.minimum(shares[k] / params.frac_scale, 1.0) for k in KINDS], axis=0)
     out = pd.DataFrame(segments[["segment_id", "road_id", "geometry"]])
-    evidence = looked & (score >= params.damaged_score)
-    state = advance_state(out["segment_id"].to_numpy(), looked, evidence, week, params, previous)
-    last = carry_last_look(out["segment_id"].to_numpy(), looked, {"score": score, **shares}, previous)
+    sid = out["segment_id"].to_numpy()
+    links = neighbours(segments)
+    around, wide_now = _around_segments(px, fl["valid"], per_segment, params)
+    wide = shift_bits(sid, looked, wide_now, previous, "wide")
+    settled = (wide & ((1 << min(params.context_memory_looks, 16)) - 1)) == 0
+    supported = neighbour_damaged(sid, links, previous)
+    evidence = looked & settled & ((score >= params.damaged_score) | (supported & (score >= params.support_score)))
+    decisive = looked & (score >= params.single_look_score) & (n_valid >= params.single_look_min_px) \
+        & (n_valid >= params.single_look_min_clear_frac * n_scorable) \
+        & (around <= params.single_look_max_context * np.maximum(n_valid, 1)) \
+        & (_best_neighbour(links, np.where(looked, score, -1.0)) >= params.single_look_neighbour_score)
+    state = advance_state(sid, looked, evidence, week, params, previous, decisive)
+    last = carry_last_look(sid, looked, {"score": score, **shares}, previous)
     steps = np.asarray(tuple(params.confidence_steps), "float64")
     conf = np.where(state["damaged"], 1 + (last["score"][:, None] >= steps[None, :]).sum(axis=1), 0)
     out["week"] = week
@@ -393,9 +547,11 @@ def score_from_tiles(segments: gpd.GeoDataFrame, tables: Sequence[pd.DataFrame],
         out[k] = last[k].astype("float32")
     out["n_clear"] = np.rint(per_segment(px["n_clear"]) / n_pix).astype(int)
     out["evidence"] = evidence
-    for k in STATE_COLUMNS[1:]:
+    state["wide"] = wide
+    for k in STATE_COLUMNS[1:] + STATE_EXTRA_COLUMNS:
         out[k] = state[k]
-    return gpd.GeoDataFrame(out[SEGMENT_COLUMNS + STATE_COLUMNS], geometry="geometry", crs=f"EPSG:{CRS_EPSG}")
+    return gpd.GeoDataFrame(out[SEGMENT_COLUMNS + STATE_COLUMNS + STATE_EXTRA_COLUMNS], geometry="geometry",
+                            crs=f"EPSG:{CRS_EPSG}")
 
 
 # --------------------------------------------------------------------------- whole-mosaic wrappers

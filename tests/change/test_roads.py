@@ -72,7 +72,7 @@ def test_segment_raster__corridor_width(world):
 
 def test_score_segments__contract(scored):
     _, out, _, _, _ = scored
-    assert list(out.columns) == roads.SEGMENT_COLUMNS + roads.STATE_COLUMNS
+    assert list(out.columns) == roads.SEGMENT_COLUMNS + roads.STATE_COLUMNS + roads.STATE_EXTRA_COLUMNS
     assert out.crs.to_epsg() == 32748
     assert out.week.iloc[0].startswith("2026-W")
     assert out.score.between(0, 1).all() and out.confidence.between(0, 4).all()

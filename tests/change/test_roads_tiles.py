@@ -154,14 +154,24 @@ def test_hypothesis__tile_table_dask_equals_numpy(two_tiles, cy, cx, seed):
 
 # --------------------------------------------------------------------------- persistence
 
-def _table(dark: dict[int, float], cloudy: tuple[int, ...] = ()) -> pd.DataFrame:
-    """A pixel table: 10 pixels per segment 1..4; segments in ``dark`` darkened by that much."""
+def _table(dark: dict[int, float], cloudy: tuple[int, ...] = (), n_dark: int = 3, context: float = 0.0
+           ) -> pd.DataFrame:
+    """A pixel table: 10 pixels per segment 1..4; in the segments of ``dark``, ``n_dark`` pixels muddied.
+
+    A muddied pixel is darkened by ``dark[segment]`` with its spectrum turned and its verge
+    vegetation lost (mud and ruts over the verge).  With the default 3 of 10 pixels a look
+    is evidence (score 0.75) but not decisive on its own (``single_look_score``).
+    """
     seg = np.repeat(np.arange(1, 5, dtype=np.int32), 10)
+    mud = np.asarray([s in dark for s in seg]) & (np.tile(np.arange(10), 4) < n_dark)
     t = pd.DataFrame({c: np.zeros(seg.size, np.float32) for c in roads.PIXEL_COLUMNS})
     t["segment"], t["scorable"], t["valid"], t["n_clear"] = seg, True, ~np.isin(seg, cloudy), np.uint16(1)
-    t["mndwi"], t["redness"], t["base_ndvi"], t["d_ndvi"] = np.float32(-0.5), np.float32(0.1), np.float32(0.6), 0.0
-    t["darkening"] = np.asarray([dark.get(int(s), 0.0) for s in seg], np.float32)
-    t["angle"] = np.where(t["darkening"] > 0, 8.0, 0.5).astype(np.float32)  # mud turns the spectrum
+    t["mndwi"], t["redness"], t["base_ndvi"] = np.float32(-0.5), np.float32(0.1), np.float32(0.6)
+    t["context"] = np.float32(context)
+    t["darkening"] = np.where(mud, [dark.get(int(s), 0.0) for s in seg], 0.0).astype(np.float32)
+    t["angle"] = np.where(mud, 8.0, 0.5).astype(np.float32)  # mud turns the spectrum
+    t["d_ndvi"] = np.where(mud, -0.1, 0.0).astype(np.float32)  # ... and covers the verge vegetation
+    t["d_bsi"] = np.where(mud, 0.02, 0.0).astype(np.float32)
     return t[roads.PIXEL_COLUMNS]
 
 
@@ -210,5 +220,6 @@ def test_persistence__previous_without_state_columns_starts_fresh(four_segments)
 
 
 def test_network_darkening__every_road_wet_alike_is_not_damage(four_segments):
-    out = roads.score_from_tiles(four_segments, [_table({1: 0.4, 2: 0.4, 3: 0.4, 4: 0.4})], "2026-W10", RP)
+    out = roads.score_from_tiles(four_segments, [_table({1: 0.4, 2: 0.4, 3: 0.4, 4: 0.4}, n_dark=10)], "2026-W10",
+                                 RP)
     assert not out.evidence.any()
