@@ -15,6 +15,9 @@ the peak of the sum.  Cases:
   (``--year-catalog``, two full tiles), scaled by pixels to Batang Asai and the regency;
 * ``local1`` / ``local2`` -- the weekly step with ``scheduler="local:1"`` / ``"local:2"``
   (dask.distributed LocalCluster), each on a fresh copy of the baseline so both do the same work;
+  the wall includes starting the worker processes;
+* ``cluster1`` / ``cluster2`` -- the same on a cluster already running when the run starts (the
+  ``tcp://`` deployment); the start of the cluster is timed separately (``cluster_startup_s``);
 * ``naive``      -- ``benchmarks/naive_detection.py``: rasterio reads every band of every item
   into one numpy array, indices, baseline median and evidence on full arrays;
 * ``profile``    -- cProfile of ``run_week_tile`` for the largest tile of the AOI (fresh state copy);
@@ -316,6 +319,28 @@ def case_weekly(a: argparse.Namespace, scheduler: str) -> dict[str, Any]:
             "counts": {k: v for k, v in summ.counts.items() if isinstance(v, (int, float, str))}}
 
 
+def case_cluster(a: argparse.Namespace, n_workers: int) -> dict[str, Any]:
+    """The weekly step on an already running dask.distributed cluster of ``n_workers`` single-thread
+    workers (the ``tcp://`` deployment: a scheduler that outlives the run), so the speed-up measures
+    the work, not the start of worker processes.  The cluster's start is timed separately."""
+    from distributed import Client, LocalCluster
+
+    t0 = time.perf_counter()
+    cluster = LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=True, memory_limit="4GB",
+                           dashboard_address=":0")
+    client = Client(cluster)
+    client.wait_for_workers(n_workers)
+    client.run(lambda: __import__("sarolangun_geo.pipeline.tilework"))  # workers import the package once
+    startup = time.perf_counter() - t0
+    try:
+        res = case_weekly(a, cluster.scheduler_address)
+    finally:
+        client.close()
+        cluster.close()
+    res["cluster_startup_s"] = round(startup, 2)
+    return res
+
+
 def case_floor(a: argparse.Namespace) -> dict[str, Any]:
     """Read-only pass: load_cube of every AOI tile for the week, computed tile by tile."""
     from concurrent.futures import ThreadPoolExecutor
@@ -449,6 +474,7 @@ def case_profile_weekly(a: argparse.Namespace) -> dict[str, Any]:
 def child(a: argparse.Namespace) -> None:
     cases = {"backfill": case_backfill, "weekly": lambda x: case_weekly(x, "threads"),
              "local1": lambda x: case_weekly(x, "local:1"), "local2": lambda x: case_weekly(x, "local:2"),
+             "cluster1": lambda x: case_cluster(x, 1), "cluster2": lambda x: case_cluster(x, 2),
              "floor": case_floor, "floor_state": case_floor_state, "naive": case_naive, "profile": case_profile,
              "profile_weekly": case_profile_weekly, "backfill_year": case_backfill_year,
              "weekly_year": case_weekly_year, "naive_year": case_naive_year}
@@ -620,6 +646,10 @@ def derive(res: dict[str, Any]) -> None:
                           "peak RSS. Both on the primary kecamatan.")
     if w("local1") and w("local2"):
         res["cluster_speedup_2v1"] = round(w("local1") / w("local2"), 2)
+    for aoi_name, rc in runs.items():  # an existing cluster (workers started before the run)
+        if _w(rc, "cluster1") and _w(rc, "cluster2"):
+            tag = "" if aoi_name == primary else "_" + aoi_name.replace("-", "_")
+            res[f"cluster_speedup_2v1_running_cluster{tag}"] = round(_w(rc, "cluster1") / _w(rc, "cluster2"), 2)
     wy = next((rc for rc in runs.values() if _w(rc, "weekly_year") and _w(rc, "naive_year")), None)
     if wy:
         res["naive_year_speedup"] = round(_w(wy, "naive_year") / _w(wy, "weekly_year"), 2)

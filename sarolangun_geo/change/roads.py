@@ -41,6 +41,7 @@ from shapely.ops import substring
 
 from ..grid import CRS_EPSG, check_grid
 from ..indices import bsi, mndwi, ndvi, normalized_difference
+from .disk_sums import disk_area, disk_r2, disk_sums, pixels
 from .params import RoadParams
 from .road_state import (
     STATE_COLUMNS,
@@ -148,101 +149,6 @@ def segment_raster(segments: gpd.GeoDataFrame, template: Any, half_width_m: floa
 
 # --------------------------------------------------------------------------- step 1: per tile
 
-def _row_widths(r2: int) -> tuple[np.ndarray, np.ndarray]:
-    """Rows ``dy`` and half-widths ``w`` of the pixel disk ``dx*dx + dy*dy <= r2`` (``r2`` an integer)."""
-    from math import isqrt
-
-    r = isqrt(r2)
-    dy = np.arange(-r, r + 1)
-    return dy, np.array([isqrt(r2 - int(d) * int(d)) for d in dy], np.int64)
-
-
-def _disk_r2(radius_px: int) -> int:
-    """Squared bound of :func:`sarolangun_geo.masking.disk` (``dx*dx + dy*dy <= r*r + r``)."""
-    return int(radius_px) * int(radius_px) + int(radius_px)
-
-
-def _pixels(shape: tuple[int, ...], where: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
-    """Row and column indices of the ``where`` pixels (row-major), or broadcastable ones of every pixel."""
-    if where is None:
-        return np.arange(shape[0])[:, None], np.arange(shape[1])[None, :]
-    ys, xs = np.nonzero(where)
-    return ys, xs
-
-
-def _disk_sums(values: np.ndarray, r2s: Sequence[int], pix: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
-    """Exact sums (int64) of integer ``values`` over the disks ``dx*dx + dy*dy <= r2`` (each of ``r2s``) at ``pix``.
-
-    Per-row prefix sums (computed once) turn each disk row into two look-ups, so
-    the cost is ``2r + 1`` gathers per evaluated pixel and disk, whatever the
-    share of the tile evaluated.  The disk is clipped at the array's edges (as
-    in a zero-padded convolution).
-    """
-    ny, nx = values.shape
-    prefix = np.zeros((ny, nx + 1), np.int64)
-    np.cumsum(values, axis=1, dtype=np.int64, out=prefix[:, 1:])
-    ys, xs = pix
-    out = []
-    for r2 in r2s:
-        if ys.ndim == 2:  # every pixel: one row-sum raster per half-width, added shifted row by row
-            out.append(_disk_raster(prefix, r2))
-            continue
-        total = np.zeros(ys.shape, np.int64)
-        for dy, w in zip(*_row_widths(r2), strict=True):
-            yy = ys + dy
-            row = np.clip(yy, 0, ny - 1)
-            part = prefix[row, np.minimum(xs + w + 1, nx)] - prefix[row, np.maximum(xs - w, 0)]
-            total += np.where((yy >= 0) & (yy < ny), part, 0)
-        out.append(total)
-    return out
-
-
-def _disk_raster(prefix: np.ndarray, r2: int) -> np.ndarray:
-    """The disk sums of :func:`_disk_sums` at every pixel, from the per-row prefix sums (``ny, nx + 1``).
-
-    One raster of row sums per half-width ``w`` (slices of the prefix sums padded by
-    their edge values), added shifted by each disk row ``dy`` with that width.
-    """
-    ny, nx = prefix.shape[0], prefix.shape[1] - 1
-    dys, ws = _row_widths(r2)
-    pad = int(ws.max()) + 1
-    ext = np.concatenate([np.zeros((ny, pad), np.int64), prefix, np.repeat(prefix[:, -1:], pad, axis=1)], axis=1)
-    total = np.zeros((ny, nx), np.int64)
-    rows: dict[int, np.ndarray] = {}
-    for dy, w in zip(dys.tolist(), ws.tolist(), strict=True):
-        if w not in rows:  # sum over the columns [x - w, x + w] of each row (clipped at the edges)
-            rows[w] = ext[:, pad + w + 1:pad + w + 1 + nx] - ext[:, pad - w:pad - w + nx]
-        if abs(dy) < ny:
-            total[max(0, -dy):ny - max(0, dy)] += rows[w][max(0, dy):ny + min(0, dy)]
-    return total
-
-
-def _disk_sum(values: np.ndarray, r2: int, where: np.ndarray | None = None) -> np.ndarray:
-    """Exact sum (int64) of integer ``values`` over the disk ``dx*dx + dy*dy <= r2`` around pixels.
-
-    Parameters
-    ----------
-    values
-        2-D integer or bool array (one tile); the disk is clipped at its edges
-        (pixels outside the tile count as 0, as in a zero-padded convolution).
-    r2
-        Squared radius bound in pixels (an integer).
-    where
-        Bool mask of the pixels to evaluate (same shape), or None for every pixel.
-
-    Returns
-    -------
-    numpy.ndarray
-        int64, 1-D at the ``where`` pixels in row-major order, or 2-D (``where=None``).
-    """
-    return _disk_sums(values, (r2,), _pixels(values.shape, where))[0]
-
-
-def _disk_area(r2: int) -> int:
-    """Number of pixels of the disk ``dx*dx + dy*dy <= r2``."""
-    return int((2 * _row_widths(r2)[1] + 1).sum())
-
-
 def _surroundings(seen: np.ndarray, land: np.ndarray, dark: np.ndarray, params: RoadParams,
                   pix: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """(``context``, ``dark_ctx``): share of the clear land around that changed, its mean darkening.
@@ -250,16 +156,16 @@ def _surroundings(seen: np.ndarray, land: np.ndarray, dark: np.ndarray, params: 
     Disk means (the disk of :func:`sarolangun_geo.masking.disk`) over the clear
     (``seen``) pixels, NaN where less than ``context_min_seen`` of the disk was
     clear; the darkening is summed as 1e-4 integer codes, so the sums are exact.
-    Evaluated at the pixels ``pix`` (:func:`_pixels`) only.
+    Evaluated at the pixels ``pix`` (:func:`~sarolangun_geo.change.disk_sums.pixels`) only.
     """
-    r2 = _disk_r2(max(1, round(params.context_radius_m / 10.0)))
-    rd2 = _disk_r2(max(1, round(params.dark_radius_m / 10.0)))
-    n, nd = _disk_sums(seen, (r2, rd2), pix)
-    (changed,) = _disk_sums(land & seen, (r2,), pix)
+    r2 = disk_r2(max(1, round(params.context_radius_m / 10.0)))
+    rd2 = disk_r2(max(1, round(params.dark_radius_m / 10.0)))
+    n, nd = disk_sums(seen, (r2, rd2), pix)
+    (changed,) = disk_sums(land & seen, (r2,), pix)
     code = np.where(seen, np.rint(np.clip(np.nan_to_num(dark), -1, 1) * 1e4), 0).astype(np.int64)
-    (dsum,) = _disk_sums(code, (rd2,), pix)
-    context = np.where(n >= params.context_min_seen * _disk_area(r2), changed / np.maximum(n, 1), np.nan)
-    dark_ctx = np.where(nd >= params.context_min_seen * _disk_area(rd2), dsum / np.maximum(nd, 1) * 1e-4, np.nan)
+    (dsum,) = disk_sums(code, (rd2,), pix)
+    context = np.where(n >= params.context_min_seen * disk_area(r2), changed / np.maximum(n, 1), np.nan)
+    dark_ctx = np.where(nd >= params.context_min_seen * disk_area(rd2), dsum / np.maximum(nd, 1) * 1e-4, np.nan)
     return context, dark_ctx
 
 
@@ -269,7 +175,7 @@ def _near_river(permanent_water: np.ndarray, params: RoadParams, pix: tuple[np.n
     if not pw.any():
         return np.zeros(np.broadcast_shapes(pix[0].shape, pix[1].shape), bool)
     d = params.river_buffer_m / 10.0
-    return _disk_sums(pw, (int(np.floor(d * d)),), pix)[0] > 0
+    return disk_sums(pw, (int(np.floor(d * d)),), pix)[0] > 0
 
 
 def _spectral_angle(a: dict[str, np.ndarray]) -> np.ndarray:
@@ -313,7 +219,7 @@ def _pixel_values(a: dict[str, np.ndarray], params: RoadParams, where: np.ndarra
             & (d["mndwi"] > params.water_dmndwi)
         land = ((a["ndvi_median"] >= params.veg_base_ndvi) & (d["ndvi"] < params.veg_loss_dndvi)) \
             | (d["bsi"] > params.bare_dbsi) | water
-        pix = _pixels(seen.shape, where)
+        pix = pixels(seen.shape, where)
         context, dark_ctx = _surroundings(seen, land, dark, params, pix)
         p = {k: at(a[k]) for k in (*_ANGLE_KEYS, "ndvi_median", "water_freq")}
         scorable = np.isfinite(p["ndvi_median"]) & np.isfinite(at(ref)) \

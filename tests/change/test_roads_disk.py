@@ -13,7 +13,7 @@ from scipy import ndimage
 from shapely.geometry import LineString
 
 from sarolangun_geo import baseline, composites, masking
-from sarolangun_geo.change import roads
+from sarolangun_geo.change import disk_sums, roads
 from sarolangun_geo.change.params import load_detection_params, load_road_params
 from sarolangun_geo.indices import bsi, mndwi, ndvi
 
@@ -39,7 +39,7 @@ def _brute_disk_sum(values: np.ndarray, r2: int) -> np.ndarray:
 def test_disk_sum__equals_brute_force_everywhere_including_edges(r2):
     rng = np.random.default_rng(r2)
     values = rng.integers(-10_000, 10_000, (37, 53))
-    np.testing.assert_array_equal(roads._disk_sum(values, r2), _brute_disk_sum(values, r2))
+    np.testing.assert_array_equal(disk_sums.disk_sum(values, r2), _brute_disk_sum(values, r2))
 
 
 @pytest.mark.parametrize("radius", [1, 3, 10, 20])
@@ -48,15 +48,15 @@ def test_disk_sum__at_selected_pixels_and_masking_disk(radius):
     values = rng.random((45, 60)) > 0.4
     where = rng.random(values.shape) > 0.8
     where[0, :] = where[-1, :] = where[:, 0] = where[:, -1] = True  # every edge pixel
-    r2 = roads._disk_r2(radius)
+    r2 = disk_sums.disk_r2(radius)
     ref = ndimage.correlate(values.astype(np.int64), masking.disk(radius).astype(np.int64), mode="constant")
-    np.testing.assert_array_equal(roads._disk_sum(values, r2, where), ref[where])
-    assert roads._disk_area(r2) == int(masking.disk(radius).sum())
+    np.testing.assert_array_equal(disk_sums.disk_sum(values, r2, where), ref[where])
+    assert disk_sums.disk_area(r2) == int(masking.disk(radius).sum())
 
 
 def test_disk_sum__disk_larger_than_the_array():
     values = np.ones((4, 5), np.int64)
-    np.testing.assert_array_equal(roads._disk_sum(values, roads._disk_r2(20)), np.full((4, 5), 20))
+    np.testing.assert_array_equal(disk_sums.disk_sum(values, disk_sums.disk_r2(20)), np.full((4, 5), 20))
 
 
 @pytest.mark.parametrize("buffer_m", [10.0, 35.0, 60.0])
@@ -66,9 +66,9 @@ def test_near_river__equals_euclidean_distance_transform(buffer_m):
     params = dataclasses.replace(RP, river_buffer_m=buffer_m)
     ref = ndimage.distance_transform_edt(~pw) <= buffer_m / 10.0
     where = rng.random(pw.shape) > 0.5
-    np.testing.assert_array_equal(roads._near_river(pw, params, roads._pixels(pw.shape, where)), ref[where])
-    np.testing.assert_array_equal(roads._near_river(pw, params, roads._pixels(pw.shape, None)), ref)
-    none = roads._near_river(np.zeros_like(pw), params, roads._pixels(pw.shape, where))
+    np.testing.assert_array_equal(roads._near_river(pw, params, disk_sums.pixels(pw.shape, where)), ref[where])
+    np.testing.assert_array_equal(roads._near_river(pw, params, disk_sums.pixels(pw.shape, None)), ref)
+    none = roads._near_river(np.zeros_like(pw), params, disk_sums.pixels(pw.shape, where))
     assert none.shape == (int(where.sum()),) and not none.any()
 
 
@@ -165,7 +165,7 @@ def test_road_tile_evidence__table_rows_follow_the_corridor_order():
     """1-D results at the corridor pixels keep the row-major order of the former ``x[on]``."""
     rng = np.random.default_rng(3)
     where = rng.random((30, 40)) > 0.7
-    ys, xs = roads._pixels(where.shape, where)
+    ys, xs = disk_sums.pixels(where.shape, where)
     grid_y, grid_x = np.mgrid[0:30, 0:40]
     np.testing.assert_array_equal(ys, grid_y[where])
     np.testing.assert_array_equal(xs, grid_x[where])
