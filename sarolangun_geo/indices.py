@@ -60,8 +60,11 @@ def _where(cond: ArrayLike, a: ArrayLike, b: ArrayLike) -> ArrayLike:
 
 def _safe_div(num: ArrayLike, den: ArrayLike) -> ArrayLike:
     """``num / den`` with NaN where ``den == 0`` (no divide-by-zero warning)."""
-    raw_n, raw_d = getattr(num, "data", num), getattr(den, "data", den)
+    # the raw arrays (``.data`` of xarray objects; a numpy array's own ``.data`` is its buffer)
+    raw_n = num.data if hasattr(num, "dims") else num
+    raw_d = den.data if hasattr(den, "dims") else den
     if isinstance(raw_n, np.ndarray) and isinstance(raw_d, np.ndarray) and raw_n.shape == raw_d.shape \
+            and np.result_type(raw_n, raw_d).kind == "f" \
             and type(num) is type(den) and getattr(num, "dims", None) == getattr(den, "dims", None):
         # numpy fast path (one pass instead of three): the same values as the general path
         dtype = np.result_type(raw_n, raw_d)

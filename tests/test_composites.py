@@ -87,3 +87,22 @@ def test_hypothesis__dask_equals_numpy(seed, n):
     ref = composites.weekly_composite(ds, clear)
     lazy = composites.weekly_composite(ds.chunk({"time": 1, "y": 4, "x": 4}), clear.chunk({"time": 1}))
     xr.testing.assert_allclose(lazy.compute(), ref)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), n=st.integers(1, 4))
+def test_weekly_composite__mean_is_bitwise_the_masked_nanmean(seed, n):
+    """The in-memory mean (and the median of <= 2 looks) is exactly xarray's NaN-skipping mean of the clear looks."""
+    rng = np.random.default_rng(seed)
+    times = pd.date_range("2025-03-03", periods=n, freq="D")  # one ISO week
+    ds = cube(times, seed=seed)
+    ds["red"].values[rng.random(ds.red.shape) < 0.2] = np.nan  # nodata under a "clear" flag too
+    ds["red"].values[rng.random(ds.red.shape) < 0.1] = -0.0
+    clear = xr.DataArray(rng.random((n, 6, 6)) > 0.5, dims=("time", "y", "x"), coords={"time": ds.time})
+    clear[:, 0, 0] = False  # a pixel with no clear look: NaN
+    ref = composites.mask_clear(ds, clear).mean("time", skipna=True).astype("float32")
+    for reducer in ("mean", "median") if n <= 2 else ("mean",):
+        out = composites.weekly_composite(ds, clear, reducer=reducer).isel(week=0, drop=True)
+        for b in ("red", "nir"):
+            assert out[b].values.tobytes() == ref[b].values.tobytes()
+        xr.testing.assert_identical(out[["red", "nir"]], ref)

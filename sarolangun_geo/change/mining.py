@@ -81,7 +81,7 @@ import pandas as pd
 import xarray as xr
 
 from ..grid import check_grid
-from ..indices import compute_indices
+from ..indices import INDEX_FUNCTIONS, ArrayLike
 from ..masking import dilate, focal_mean
 from .params import DetectionParams, MiningParams
 from .water import is_turbid, near_water, new_water, pit_texture
@@ -124,8 +124,8 @@ def epoch_day(t: Any) -> int:
     return int((pd.Timestamp(t).normalize() - pd.Timestamp("1970-01-01")).days)
 
 
-def bright_tailings(blue: xr.DataArray, green: xr.DataArray, red: xr.DataArray,
-                    params: MiningParams) -> xr.DataArray:
+def bright_tailings(blue: ArrayLike, green: ArrayLike, red: ArrayLike,
+                    params: MiningParams) -> ArrayLike:
     """Washed tailings colour: bright, iron-poor sand and gravel (bool; NaN -> False).
 
     Sluicing strips the iron-oxide coatings and the fines off alluvial sand,
@@ -150,11 +150,12 @@ def tailings_deposit(tailings: xr.DataArray, params: MiningParams) -> xr.DataArr
     bright pixels (cloud edges, mixed road or roof pixels) drop out while a
     spoil heap of a few hundred m² stays.
     """
-    frac = focal_mean(tailings.astype("float32"), params.tailings_radius_px)
+    frac = focal_mean(tailings.astype(bool), params.tailings_radius_px)  # bool: exact counts
     return tailings & (frac >= params.tailings_min_frac)
 
 
-def acquisition_evidence(obs: xr.Dataset, stats: xr.Dataset, params: DetectionParams) -> xr.Dataset:
+def acquisition_evidence(obs: xr.Dataset, stats: xr.Dataset, params: DetectionParams, *,
+                         near: xr.DataArray | None = None) -> xr.Dataset:
     """Evidence of one acquisition against the baseline.
 
     Parameters
@@ -165,6 +166,9 @@ def acquisition_evidence(obs: xr.Dataset, stats: xr.Dataset, params: DetectionPa
         :func:`sarolangun_geo.baseline.baseline_stats` for the season of ``obs``.
     params
         :class:`~sarolangun_geo.change.params.DetectionParams`.
+    near
+        Optional :func:`~sarolangun_geo.change.water.near_water` of ``stats["permanent_water"]``
+        (bool, y, x), when the caller has it already (it depends on the baseline only).
 
     Returns
     -------
@@ -177,28 +181,75 @@ def acquisition_evidence(obs: xr.Dataset, stats: xr.Dataset, params: DetectionPa
         with the clear mask in :func:`update_detection`.
     """
     mp, wp = params.mining, params.water
-    idx = compute_indices(obs, ("ndvi", "bsi", "mndwi", "ndti"))
-    d = {f"d_{k}": (idx[k] - stats[f"{k}_median"]).astype("float32") for k in ("ndvi", "bsi", "mndwi", "ndti")}
-    vegetated = stats["vegetated"].astype(bool)
+    # the per-pixel rules in one pass over numpy blocks, then the neighbourhood tests
+    args = [obs[b] for b in _OBS_BANDS] + [stats[k] for k in _STATS_VARS]
+    px = dict(zip(_PIXEL_OUT, xr.apply_ufunc(
+        _pixel_rules, *args, kwargs={"params": params}, output_core_dims=[[]] * len(_PIXEL_OUT),
+        dask="parallelized", output_dtypes=[np.float32] * 7 + [bool] * 6, join="inner"), strict=True))
+    texture = pit_texture(px["water_cleared"], px["cleared_bare"], wp)
+    near = near_water(stats["permanent_water"], wp) if near is None else near
+    tailings = tailings_deposit(px["tailings"], mp)
+    support = dilate(px["water_cleared"] | (tailings & near), mp.support_radius_px)
+    candidate, kinds, score = xr.apply_ufunc(
+        _candidate_rules, px["veg_loss"], px["bare"], px["water"], texture, near, support,
+        kwargs={"params": params}, output_core_dims=[[], [], []], dask="parallelized",
+        output_dtypes=[bool, np.uint8, np.float32], join="inner")
+    out = xr.Dataset({"candidate": candidate, "kinds": kinds, "score": score,
+                      **{k: px[k] for k in (*_D_VARS, "ndvi", "mndwi", "ndti")}})
+    return out.drop_vars([c for c in ("time", "quantile") if c in out.coords])
+
+
+_OBS_BANDS = ("blue", "green", "red", "nir", "swir16")
+_STATS_VARS = ("ndvi_median", "bsi_median", "mndwi_median", "ndti_median", "ndvi_mad", "vegetated", "mndwi_p90",
+               "water_freq_max")
+_PIXEL_OUT = (*_D_VARS, "ndvi", "mndwi", "ndti", "veg_loss", "bare", "water", "water_cleared", "cleared_bare",
+              "tailings")
+
+
+def _pixel_rules(blue: np.ndarray, green: np.ndarray, red: np.ndarray, nir: np.ndarray, swir16: np.ndarray,
+                 *stats_values: np.ndarray, params: DetectionParams) -> tuple[np.ndarray, ...]:
+    """The per-pixel rules of :func:`acquisition_evidence` on arrays (the ``_PIXEL_OUT`` values).
+
+    ``stats_values`` are the ``_STATS_VARS`` of the baseline statistics.
+    """
+    mp, wp = params.mining, params.water
+    st = dict(zip(_STATS_VARS, stats_values, strict=True))
+    bands = {"blue": blue, "green": green, "red": red, "nir": nir, "swir16": swir16}
+    idx = {}
+    for k in ("ndvi", "bsi", "mndwi", "ndti"):
+        func, needs = INDEX_FUNCTIONS[k]
+        idx[k] = func(**{b: bands[b] for b in needs}).astype("float32", copy=False)
+    d = {f"d_{k}": (idx[k] - st[f"{k}_median"]).astype("float32", copy=False) for k in idx}
+    vegetated = st["vegetated"].astype(bool, copy=False)
     veg_loss = (vegetated & (d["d_ndvi"] < mp.veg_loss_dndvi)
-                & (d["d_ndvi"] < -mp.veg_loss_z * stats["ndvi_mad"]) & (idx["ndvi"] < mp.veg_loss_max_ndvi))
+                & (d["d_ndvi"] < -mp.veg_loss_z * st["ndvi_mad"]) & (idx["ndvi"] < mp.veg_loss_max_ndvi))
     bare = (idx["bsi"] > mp.bare_bsi) & (d["d_bsi"] > mp.bare_dbsi) & (idx["ndvi"] < mp.bare_max_ndvi)
-    water = new_water(idx["mndwi"], stats["mndwi_p90"], stats["water_freq_max"], wp) & is_turbid(idx["ndti"], wp)
-    water_cleared = water & vegetated
-    texture = pit_texture(water_cleared, bare & veg_loss, wp)
-    near = near_water(stats["permanent_water"], wp)
-    tailings = tailings_deposit(veg_loss & bare & bright_tailings(obs["blue"], obs["green"], obs["red"], mp), mp)
-    support = dilate(water_cleared | (tailings & near), mp.support_radius_px)
-    candidate = veg_loss & (bare | water) & support
-    kinds = (veg_loss.astype("uint8") * KIND_VEG_LOSS + bare.astype("uint8") * KIND_BARE
-             + water.astype("uint8") * KIND_WATER + texture.astype("uint8") * KIND_TEXTURE
-             + near.astype("uint8") * KIND_NEAR_WATER).astype("uint8")
-    score = (mp.w_veg_loss * veg_loss + mp.w_bare * bare + mp.w_water * water + mp.w_texture * texture
+    water = new_water(idx["mndwi"], st["mndwi_p90"], st["water_freq_max"], wp) & is_turbid(idx["ndti"], wp)
+    cleared_bare = bare & veg_loss
+    tailings = cleared_bare & bright_tailings(blue, green, red, mp)
+    return (*d.values(), idx["ndvi"], idx["mndwi"], idx["ndti"], veg_loss, bare, water, water & vegetated,
+            cleared_bare, tailings)
+
+
+def _score_table(mp: MiningParams) -> np.ndarray:
+    """Score (float32) of each ``kinds`` bitmask 0..31: the weighted share of its kinds."""
+    bits = np.arange(32)
+    veg, bare, water, texture, near = ((bits & k) > 0 for k in (KIND_VEG_LOSS, KIND_BARE, KIND_WATER,
+                                                                 KIND_TEXTURE, KIND_NEAR_WATER))
+    score = (mp.w_veg_loss * veg + mp.w_bare * bare + mp.w_water * water + mp.w_texture * texture
              + mp.w_near_water * near)
     wsum = mp.w_veg_loss + mp.w_bare + mp.w_water + mp.w_texture + mp.w_near_water
-    out = xr.Dataset({"candidate": candidate, "kinds": kinds, "score": (score / wsum).astype("float32"), **d,
-                      **{k: idx[k].astype("float32") for k in ("ndvi", "mndwi", "ndti")}})
-    return out.drop_vars([c for c in ("time", "quantile") if c in out.coords])
+    return (score / wsum).astype("float32")
+
+
+def _candidate_rules(veg_loss: np.ndarray, bare: np.ndarray, water: np.ndarray, texture: np.ndarray,
+                     near: np.ndarray, support: np.ndarray, params: DetectionParams) -> tuple[np.ndarray, ...]:
+    """``candidate`` (bool), ``kinds`` (uint8 bitmask) and ``score`` (float32) from the evidence kinds."""
+    candidate = veg_loss & (bare | water) & support
+    kinds = veg_loss.astype("uint8")  # KIND_VEG_LOSS
+    for mask, bit in ((bare, KIND_BARE), (water, KIND_WATER), (texture, KIND_TEXTURE), (near, KIND_NEAR_WATER)):
+        kinds |= mask.astype("uint8") * np.uint8(bit)
+    return candidate, kinds, _score_table(params.mining)[kinds]
 
 
 def empty_detection_state(template: xr.Dataset | xr.DataArray, *,
@@ -226,7 +277,7 @@ def empty_detection_state(template: xr.Dataset | xr.DataArray, *,
         for k in _LOOK_VARS:
             med = looks_from[f"{k[5:]}_median"]
             med = med.drop_vars([c for c in med.coords if c not in ("y", "x", "spatial_ref")])
-            ds[k] = _look(med)
+            ds[k] = xr.apply_ufunc(_look, med, dask="parallelized", output_dtypes=[np.int16])
     ds = ds.drop_vars([c for c in ds.coords if c not in ("y", "x", "spatial_ref")])
     ds.attrs["acquisitions"] = "[]"
     return ds
@@ -251,33 +302,37 @@ def with_activity_state(state: xr.Dataset) -> xr.Dataset:
     return state.assign(add) if add else state
 
 
-def _look(v: xr.DataArray) -> xr.DataArray:
-    """Index values (float, NaN) as the stored int16 look values."""
-    return xr.where(v.notnull(), (v.clip(-1.0, 1.0) * LOOK_SCALE).round(), LOOK_NONE).astype("int16")
+def _look(v: Any) -> Any:
+    """Index values (float, NaN) as the stored int16 look values (numpy array in, numpy array out)."""
+    scaled = np.clip(v, -1.0, 1.0)
+    scaled *= LOOK_SCALE
+    np.round(scaled, out=scaled)
+    scaled[np.isnan(v)] = LOOK_NONE
+    return scaled.astype("int16")
 
 
-def _unlook(v: xr.DataArray) -> xr.DataArray:
-    """Stored int16 look values as float32 indices (NaN where none)."""
-    return xr.where(v != LOOK_NONE, v.astype("float32") / np.float32(LOOK_SCALE), np.float32("nan")).astype(
+def _unlook(v: Any) -> Any:
+    """Stored int16 look values as float32 indices (NaN where none; numpy array in, numpy array out)."""
+    return np.where(v != LOOK_NONE, v.astype("float32") / np.float32(LOOK_SCALE), np.float32("nan")).astype(
         "float32")
 
 
-def _changed(prev: tuple[xr.DataArray, xr.DataArray, xr.DataArray], evidence: xr.Dataset,
-             params: DetectionParams) -> xr.DataArray:
+def _changed(prev: tuple[Any, Any, Any], now: tuple[Any, Any, Any], params: DetectionParams) -> Any:
     """Change in the direction of disturbance since the pixel's previous clear look (bool, y, x).
 
-    ``prev`` is the previous look's ``(ndvi, mndwi, ndti)`` (float, NaN none).
-    Pixels without a previous look, or with NaN now, are False.
+    ``prev`` is the previous look's ``(ndvi, mndwi, ndti)`` (float, NaN none),
+    ``now`` this look's.  Pixels without a previous look, or with NaN now, are
+    False.  Arrays of any kind (numpy, xarray).
     """
     mp, w0 = params.mining, params.water.water_mndwi
     p_ndvi, p_mndwi, p_ndti = prev
-    ndvi, mndwi, ndti = evidence["ndvi"], evidence["mndwi"], evidence["ndti"]
+    ndvi, mndwi, ndti = now
     was_water, is_water = p_mndwi >= w0, mndwi >= w0
     land = (p_mndwi < w0) & (mndwi < w0)
     veg_drop = land & (ndvi - p_ndvi < -mp.active_ndvi_drop)
     flip = (was_water != is_water) & (abs(mndwi - p_mndwi) > mp.active_mndwi_step)
     stirred = was_water & is_water & (ndti - p_ndti > mp.active_ndti_rise)
-    return p_mndwi.notnull() & mndwi.notnull() & (veg_drop | flip | stirred)
+    return ~np.isnan(p_mndwi) & ~np.isnan(mndwi) & (veg_drop | flip | stirred)
 
 
 def update_detection(state: xr.Dataset, evidence: xr.Dataset, clear: xr.DataArray, day: int,
@@ -299,45 +354,75 @@ def update_detection(state: xr.Dataset, evidence: xr.Dataset, clear: xr.DataArra
     shows no activity.  A ``state`` without the activity variables is
     completed by :func:`with_activity_state`.
     """
-    mp = params.mining
     state = with_activity_state(state)
     clear = clear.astype(bool).fillna(False) if clear.dtype != bool else clear
-    hit = clear & evidence["candidate"]
-    miss = clear & ~evidence["candidate"]
-    n = state["n_confirm"]
-    n_new = xr.where(hit, np.minimum(n.astype("int32") + 1, 255), n).astype("uint8")
-    first = xr.where(hit & (state["first_detected"] < 0), np.int32(day), state["first_detected"]).astype("int32")
-    last = xr.where(hit, np.int32(day), state["last_detected"]).astype("int32")
-    kinds = xr.where(hit, state["kinds"] | evidence["kinds"], state["kinds"]).astype("uint8")
-    n_miss = xr.where(hit, 0, xr.where(miss, np.minimum(state["n_miss"].astype("int32") + 1, 255),
-                                       state["n_miss"])).astype("uint8")
-    reset = miss & (n_miss >= mp.reset_after_misses) & (n_new < mp.confirm_medium)
     has_looks = all(k in evidence for k in ("ndvi", "mndwi", "ndti"))
-    prev = (_unlook(state["prev_ndvi"]), _unlook(state["prev_mndwi"]), _unlook(state["prev_ndti"]))
-    changed = _changed(prev, evidence, params) if has_looks else xr.zeros_like(hit)
-    # the look that confirms a pixel whose earlier look was active (new ground joins the polygon)
-    carried = (n > 0) & (n < mp.confirm_medium) & (state["last_active"] >= 0)
-    active = hit & (changed | carried)
-    last_active = xr.where(active, np.int32(day), state["last_active"]).astype("int32")
-    looks = {}
-    for k in _LOOK_VARS:
-        now = _look(evidence[k[5:]]) if has_looks else state[k]
-        looks[k] = xr.where(clear, now, state[k]).astype("int16")
-    out = xr.Dataset({
-        "n_confirm": xr.where(reset, 0, n_new).astype("uint8"),
-        "n_miss": xr.where(reset, 0, n_miss).astype("uint8"),
-        "first_detected": xr.where(reset, -1, first).astype("int32"),
-        "last_detected": xr.where(reset, -1, last).astype("int32"),
-        "kinds": xr.where(reset, 0, kinds).astype("uint8"),
-        "score": xr.where(clear, evidence["score"], state["score"]).astype("float32"),
-        "last_active": xr.where(reset, -1, last_active).astype("int32"),
-        **looks,
-    })
+    looks = [evidence[k] for k in ("ndvi", "mndwi", "ndti")] if has_looks else []
+    # every rule in one pass over numpy blocks (clear first: the outputs take its dims order)
+    folded = xr.apply_ufunc(
+        _fold, clear, evidence["candidate"], evidence["kinds"], evidence["score"], *(state[k] for k in STATE_VARS),
+        *looks, kwargs={"day": day, "params": params}, output_core_dims=[[]] * len(STATE_VARS),
+        dask="parallelized", output_dtypes=[_STATE_DTYPES[k] for k in STATE_VARS], join="exact",
+        keep_attrs=False)
+    out = xr.Dataset(dict(zip(STATE_VARS, folded, strict=True)))
+    # attributes as ``xr.where`` leaves them: those of the values a clear look takes
+    out["score"].attrs = dict(evidence["score"].attrs)
+    for k, v in zip(_LOOK_VARS, looks or [state[k] for k in _LOOK_VARS], strict=True):
+        out[k].attrs = dict(v.attrs)
     out.attrs = dict(state.attrs)
     return out
 
 
-def count_kinds(kinds: xr.DataArray) -> xr.DataArray:
+_STATE_DTYPES = {"n_confirm": "uint8", "n_miss": "uint8", "first_detected": "int32", "last_detected": "int32",
+                 "kinds": "uint8", "score": "float32", "last_active": "int32",
+                 **{k: "int16" for k in _LOOK_VARS}}
+
+
+def _fold(clear: np.ndarray, candidate: np.ndarray, ev_kinds: np.ndarray, ev_score: np.ndarray,
+          *arrays: np.ndarray, day: int, params: DetectionParams) -> tuple[np.ndarray, ...]:
+    """The rules of :func:`update_detection` on arrays (new arrays; the inputs are not changed).
+
+    ``arrays``: the state's ``STATE_VARS``, then (optional) the look's ``ndvi,
+    mndwi, ndti``.  Returns the new ``STATE_VARS``.  The counters are uint8 and
+    saturate at 255.
+    """
+    mp = params.mining
+    st = dict(zip(STATE_VARS, arrays[:len(STATE_VARS)], strict=True))
+    now = arrays[len(STATE_VARS):]
+    day32 = np.int32(day)
+    hit = clear & candidate
+    miss = clear & ~candidate
+    n_new = st["n_confirm"].astype("uint8")
+    np.add(n_new, 1, out=n_new, where=hit & (n_new < 255))
+    first = st["first_detected"].astype("int32")
+    np.copyto(first, day32, where=hit & (first < 0))
+    last = st["last_detected"].astype("int32")
+    np.copyto(last, day32, where=hit)
+    kinds = st["kinds"].astype("uint8")
+    np.bitwise_or(kinds, ev_kinds.astype("uint8", copy=False), out=kinds, where=hit)
+    n_miss = st["n_miss"].astype("uint8")
+    np.copyto(n_miss, 0, where=hit)
+    np.add(n_miss, 1, out=n_miss, where=miss & (n_miss < 255))
+    reset = miss & (n_miss >= mp.reset_after_misses) & (n_new < mp.confirm_medium)
+    # active: the look that confirms a pixel whose earlier look was active (new ground joins the
+    # polygon), or a hit that changed since its previous look (tested on the hits only)
+    n = st["n_confirm"]
+    active = hit & (n > 0) & (n < mp.confirm_medium) & (st["last_active"] >= 0)
+    if now and hit.any():
+        prev = tuple(_unlook(st[k][hit]) for k in _LOOK_VARS)
+        active[hit] |= _changed(prev, tuple(v[hit] for v in now), params)
+    last_active = st["last_active"].astype("int32")
+    np.copyto(last_active, day32, where=active)
+    looks = [st[k].astype("int16") for k in _LOOK_VARS]
+    for look, index in zip(looks, now, strict=False):
+        np.copyto(look, _look(index), where=clear)
+    for a, fill in ((n_new, 0), (n_miss, 0), (first, -1), (last, -1), (kinds, 0), (last_active, -1)):
+        np.copyto(a, fill, where=reset)
+    score = np.where(clear, ev_score, st["score"]).astype("float32", copy=False)
+    return n_new, n_miss, first, last, kinds, score, last_active, *looks
+
+
+def count_kinds(kinds: ArrayLike) -> ArrayLike:
     """Number of physical evidence kinds (vegetation loss, bare, water, texture) in a bitmask (uint8)."""
     k = kinds.astype("uint8")
     n = (k & 1) + ((k >> 1) & 1) + ((k >> 2) & 1) + ((k >> 3) & 1)
@@ -346,14 +431,27 @@ def count_kinds(kinds: xr.DataArray) -> xr.DataArray:
 
 def confidence_level(state: xr.Dataset, params: DetectionParams) -> xr.DataArray:
     """Confidence 0..4 from persistence (``n_confirm``) and agreeing kinds (``kinds``)."""
+    conf = xr.apply_ufunc(_confidence, state["n_confirm"], state["kinds"], kwargs={"params": params},
+                          dask="parallelized", output_dtypes=[np.uint8], keep_attrs=False)
+    return conf.rename("confidence")
+
+
+def _confidence(n: np.ndarray, kinds: np.ndarray, params: DetectionParams) -> np.ndarray:
+    """:func:`confidence_level` on arrays (uint8)."""
     mp = params.mining
-    n = state["n_confirm"]
-    nk = count_kinds(state["kinds"])
-    conf = xr.where(n >= 1, 1, 0)
-    conf = xr.where((n >= mp.confirm_medium) | ((n >= 1) & (nk >= mp.single_obs_medium_kinds)), 2, conf)
-    conf = xr.where((n >= mp.confirm_high) | ((n >= mp.confirm_medium) & (nk >= mp.high_kinds)), 3, conf)
-    conf = xr.where((n >= mp.confirm_high) & (nk >= mp.highest_kinds), 4, conf)
-    return conf.astype("uint8").rename("confidence")
+    nk = count_kinds(kinds)
+    conf = np.where(n >= 1, 1, 0)
+    conf = np.where((n >= mp.confirm_medium) | ((n >= 1) & (nk >= mp.single_obs_medium_kinds)), 2, conf)
+    conf = np.where((n >= mp.confirm_high) | ((n >= mp.confirm_medium) & (nk >= mp.high_kinds)), 3, conf)
+    conf = np.where((n >= mp.confirm_high) & (nk >= mp.highest_kinds), 4, conf)
+    return conf.astype("uint8")
+
+
+def _take_where(cond: np.ndarray, *values: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``np.where(cond, new, old)`` as float32 for each pair of the ``new..., old...`` ``values``."""
+    k = len(values) // 2
+    return tuple(np.where(cond, new, old).astype("float32", copy=False)
+                 for new, old in zip(values[:k], values[k:], strict=True))
 
 
 def peti_evidence(cube: xr.Dataset, clear: xr.DataArray, stats: xr.Dataset, params: DetectionParams,
@@ -403,16 +501,19 @@ def peti_evidence(cube: xr.Dataset, clear: xr.DataArray, stats: xr.Dataset, para
     cube = cube.drop_vars([c for c in cube.coords if c not in keep])
     clear = clear.drop_vars([c for c in clear.coords if c not in keep])
     times = sorted(cube.time.values)
+    near = near_water(stats["permanent_water"], params.water)  # the baseline's: the same for every look
     for t in times:
         date = str(pd.Timestamp(t).date())
         if date in done:
             continue
         obs = cube.sel(time=t).drop_vars("time", errors="ignore")
         ok = clear.sel(time=t).drop_vars("time", errors="ignore")
-        ev = acquisition_evidence(obs, stats, params)
+        ev = acquisition_evidence(obs, stats, params, near=near)
         st = update_detection(st, ev, ok, epoch_day(t), params)
-        for k in _D_VARS:
-            d_last[k] = xr.where(ok, ev[k], d_last[k]).astype("float32")
+        latest = xr.apply_ufunc(_take_where, ok, *(ev[k] for k in _D_VARS), *(d_last[k] for k in _D_VARS),
+                                output_core_dims=[[]] * len(_D_VARS), dask="parallelized",
+                                output_dtypes=[np.float32] * len(_D_VARS), join="exact", keep_attrs=False)
+        d_last = {k: v.assign_attrs(ev[k].attrs) for k, v in zip(_D_VARS, latest, strict=True)}
         n_clear = (n_clear + ok.astype("uint8")).astype("uint8")
         done.add(date)
     out = st.copy()

@@ -15,13 +15,15 @@ Physics used:
   house is bare without ponds, and a flood is water without bare ground.
 
 All functions are pure, take/return ``xr.DataArray`` ``(y, x)`` (numpy or
-dask) and never compute.
+dask) and never compute; the per-pixel tests (:func:`is_water`,
+:func:`is_turbid`, :func:`new_water`) also take plain arrays.
 """
 
 from __future__ import annotations
 
 import xarray as xr
 
+from ..indices import ArrayLike
 from ..masking import focal_mean, within_distance
 from .params import WaterParams
 
@@ -34,18 +36,18 @@ __all__ = [
 ]
 
 
-def is_water(mndwi: xr.DataArray, params: WaterParams) -> xr.DataArray:
+def is_water(mndwi: ArrayLike, params: WaterParams) -> ArrayLike:
     """Open water: MNDWI above ``water_mndwi`` (bool; NaN -> False)."""
     return mndwi > params.water_mndwi
 
 
-def is_turbid(ndti: xr.DataArray, params: WaterParams) -> xr.DataArray:
+def is_turbid(ndti: ArrayLike, params: WaterParams) -> ArrayLike:
     """Sediment-laden water: NDTI above ``turbid_ndti`` (bool; NaN -> False)."""
     return ndti > params.turbid_ndti
 
 
-def new_water(mndwi: xr.DataArray, mndwi_p90: xr.DataArray, water_freq_max: xr.DataArray,
-              params: WaterParams) -> xr.DataArray:
+def new_water(mndwi: ArrayLike, mndwi_p90: ArrayLike, water_freq_max: ArrayLike,
+              params: WaterParams) -> ArrayLike:
     """Water now, where the baseline (all seasons) had little or none.
 
     ``mndwi_p90`` and ``water_freq_max`` come from
@@ -70,6 +72,6 @@ def pit_texture(water: xr.DataArray, bare: xr.DataArray, params: WaterParams) ->
     water or bare.
     """
     r = params.texture_radius_px
-    fw = focal_mean(water.astype("float32"), r)
-    fb = focal_mean(bare.astype("float32"), r)
+    fw = focal_mean(water.astype(bool), r)  # bool: local fractions from exact counts
+    fb = focal_mean(bare.astype(bool), r)
     return (fw >= params.texture_min_water) & (fb >= params.texture_min_bare) & (water | bare)
