@@ -81,10 +81,20 @@ import pandas as pd
 import xarray as xr
 
 from ..grid import check_grid
-from ..indices import INDEX_FUNCTIONS, ArrayLike
-from ..masking import dilate, focal_mean
-from .params import DetectionParams, MiningParams
-from .water import is_turbid, near_water, new_water, pit_texture
+from ..indices import ArrayLike
+from .acquisition import (
+    D_VARS,
+    KIND_BARE,
+    KIND_NEAR_WATER,
+    KIND_TEXTURE,
+    KIND_VEG_LOSS,
+    KIND_WATER,
+    acquisition_evidence,
+    bright_tailings,
+    tailings_deposit,
+)
+from .params import DetectionParams
+from .water import near_water
 
 __all__ = [
     "KIND_BARE",
@@ -107,11 +117,9 @@ __all__ = [
     "with_activity_state",
 ]
 
-KIND_VEG_LOSS, KIND_BARE, KIND_WATER, KIND_TEXTURE, KIND_NEAR_WATER = 1, 2, 4, 8, 16
 #: Variables carried from week to week.
 STATE_VARS = ("n_confirm", "n_miss", "first_detected", "last_detected", "kinds", "score", "last_active",
               "prev_ndvi", "prev_mndwi", "prev_ndti")
-_D_VARS = ("d_ndvi", "d_bsi", "d_mndwi", "d_ndti")
 #: Index values of the previous clear look are stored as int16 ``round(index x LOOK_SCALE)``, ...
 LOOK_SCALE = 10_000
 #: ... and ``LOOK_NONE`` where the pixel has had no clear look yet (or the index was NaN).
@@ -122,134 +130,6 @@ _LOOK_VARS = ("prev_ndvi", "prev_mndwi", "prev_ndti")
 def epoch_day(t: Any) -> int:
     """Days since 1970-01-01 of a date/datetime (the §3 date encoding)."""
     return int((pd.Timestamp(t).normalize() - pd.Timestamp("1970-01-01")).days)
-
-
-def bright_tailings(blue: ArrayLike, green: ArrayLike, red: ArrayLike,
-                    params: MiningParams) -> ArrayLike:
-    """Washed tailings colour: bright, iron-poor sand and gravel (bool; NaN -> False).
-
-    Sluicing strips the iron-oxide coatings and the fines off alluvial sand,
-    so PETI spoil is far brighter in the visible (``red >= tailings_min_red``,
-    ``green >= tailings_min_green``; quartz sand ~0.2-0.3) than the lateritic
-    soil of clearings, landslide scars and dirt roads (red ~0.10-0.16; a few
-    pixels reach ~0.19 on sunlit slopes under smoke haze, which the deposit,
-    river-context and persistence tests then remove), while its spectrum still
-    rises to the red like ground
-    (``blue <= tailings_max_blue_red * red``; haze, cloud remnants and roofs
-    are flat).  Only the colour: combine with vegetation loss and bare-soil
-    evidence, see :func:`tailings_deposit`.  Surface reflectance, dims ``(y, x)``.
-    """
-    return ((red >= params.tailings_min_red) & (green >= params.tailings_min_green)
-            & (blue <= params.tailings_max_blue_red * red))
-
-
-def tailings_deposit(tailings: xr.DataArray, params: MiningParams) -> xr.DataArray:
-    """Tailings pixels that lie in a deposit: local share >= ``tailings_min_frac`` (bool, y, x).
-
-    The share is taken over a disk of ``tailings_radius_px``, so isolated
-    bright pixels (cloud edges, mixed road or roof pixels) drop out while a
-    spoil heap of a few hundred m² stays.
-    """
-    frac = focal_mean(tailings.astype(bool), params.tailings_radius_px)  # bool: exact counts
-    return tailings & (frac >= params.tailings_min_frac)
-
-
-def acquisition_evidence(obs: xr.Dataset, stats: xr.Dataset, params: DetectionParams, *,
-                         near: xr.DataArray | None = None) -> xr.Dataset:
-    """Evidence of one acquisition against the baseline.
-
-    Parameters
-    ----------
-    obs
-        Bands ``blue, green, red, nir, swir16`` (float reflectance, NaN nodata), dims ``(y, x)``.
-    stats
-        :func:`sarolangun_geo.baseline.baseline_stats` for the season of ``obs``.
-    params
-        :class:`~sarolangun_geo.change.params.DetectionParams`.
-    near
-        Optional :func:`~sarolangun_geo.change.water.near_water` of ``stats["permanent_water"]``
-        (bool, y, x), when the caller has it already (it depends on the baseline only).
-
-    Returns
-    -------
-    xr.Dataset
-        ``candidate`` (bool), ``kinds`` (uint8 bitmask), ``score`` (float32,
-        0..1), ``d_ndvi, d_bsi, d_mndwi, d_ndti`` (float32, NaN where ``obs``
-        or the baseline is NaN), and the look's own ``ndvi, mndwi, ndti``
-        (float32, NaN where ``obs`` is NaN; the activity test of
-        :func:`update_detection`).  Cloudiness is *not* handled here; combine
-        with the clear mask in :func:`update_detection`.
-    """
-    mp, wp = params.mining, params.water
-    # the per-pixel rules in one pass over numpy blocks, then the neighbourhood tests
-    args = [obs[b] for b in _OBS_BANDS] + [stats[k] for k in _STATS_VARS]
-    px = dict(zip(_PIXEL_OUT, xr.apply_ufunc(
-        _pixel_rules, *args, kwargs={"params": params}, output_core_dims=[[]] * len(_PIXEL_OUT),
-        dask="parallelized", output_dtypes=[np.float32] * 7 + [bool] * 6, join="inner"), strict=True))
-    texture = pit_texture(px["water_cleared"], px["cleared_bare"], wp)
-    near = near_water(stats["permanent_water"], wp) if near is None else near
-    tailings = tailings_deposit(px["tailings"], mp)
-    support = dilate(px["water_cleared"] | (tailings & near), mp.support_radius_px)
-    candidate, kinds, score = xr.apply_ufunc(
-        _candidate_rules, px["veg_loss"], px["bare"], px["water"], texture, near, support,
-        kwargs={"params": params}, output_core_dims=[[], [], []], dask="parallelized",
-        output_dtypes=[bool, np.uint8, np.float32], join="inner")
-    out = xr.Dataset({"candidate": candidate, "kinds": kinds, "score": score,
-                      **{k: px[k] for k in (*_D_VARS, "ndvi", "mndwi", "ndti")}})
-    return out.drop_vars([c for c in ("time", "quantile") if c in out.coords])
-
-
-_OBS_BANDS = ("blue", "green", "red", "nir", "swir16")
-_STATS_VARS = ("ndvi_median", "bsi_median", "mndwi_median", "ndti_median", "ndvi_mad", "vegetated", "mndwi_p90",
-               "water_freq_max")
-_PIXEL_OUT = (*_D_VARS, "ndvi", "mndwi", "ndti", "veg_loss", "bare", "water", "water_cleared", "cleared_bare",
-              "tailings")
-
-
-def _pixel_rules(blue: np.ndarray, green: np.ndarray, red: np.ndarray, nir: np.ndarray, swir16: np.ndarray,
-                 *stats_values: np.ndarray, params: DetectionParams) -> tuple[np.ndarray, ...]:
-    """The per-pixel rules of :func:`acquisition_evidence` on arrays (the ``_PIXEL_OUT`` values).
-
-    ``stats_values`` are the ``_STATS_VARS`` of the baseline statistics.
-    """
-    mp, wp = params.mining, params.water
-    st = dict(zip(_STATS_VARS, stats_values, strict=True))
-    bands = {"blue": blue, "green": green, "red": red, "nir": nir, "swir16": swir16}
-    idx = {}
-    for k in ("ndvi", "bsi", "mndwi", "ndti"):
-        func, needs = INDEX_FUNCTIONS[k]
-        idx[k] = func(**{b: bands[b] for b in needs}).astype("float32", copy=False)
-    d = {f"d_{k}": (idx[k] - st[f"{k}_median"]).astype("float32", copy=False) for k in idx}
-    vegetated = st["vegetated"].astype(bool, copy=False)
-    veg_loss = (vegetated & (d["d_ndvi"] < mp.veg_loss_dndvi)
-                & (d["d_ndvi"] < -mp.veg_loss_z * st["ndvi_mad"]) & (idx["ndvi"] < mp.veg_loss_max_ndvi))
-    bare = (idx["bsi"] > mp.bare_bsi) & (d["d_bsi"] > mp.bare_dbsi) & (idx["ndvi"] < mp.bare_max_ndvi)
-    water = new_water(idx["mndwi"], st["mndwi_p90"], st["water_freq_max"], wp) & is_turbid(idx["ndti"], wp)
-    cleared_bare = bare & veg_loss
-    tailings = cleared_bare & bright_tailings(blue, green, red, mp)
-    return (*d.values(), idx["ndvi"], idx["mndwi"], idx["ndti"], veg_loss, bare, water, water & vegetated,
-            cleared_bare, tailings)
-
-
-def _score_table(mp: MiningParams) -> np.ndarray:
-    """Score (float32) of each ``kinds`` bitmask 0..31: the weighted share of its kinds."""
-    bits = np.arange(32)
-    veg, bare, water, texture, near = ((bits & k) > 0 for k in (KIND_VEG_LOSS, KIND_BARE, KIND_WATER,
-                                                                 KIND_TEXTURE, KIND_NEAR_WATER))
-    score = (mp.w_veg_loss * veg + mp.w_bare * bare + mp.w_water * water + mp.w_texture * texture
-             + mp.w_near_water * near)
-    wsum = mp.w_veg_loss + mp.w_bare + mp.w_water + mp.w_texture + mp.w_near_water
-    return (score / wsum).astype("float32")
-
-
-def _candidate_rules(veg_loss: np.ndarray, bare: np.ndarray, water: np.ndarray, texture: np.ndarray,
-                     near: np.ndarray, support: np.ndarray, params: DetectionParams) -> tuple[np.ndarray, ...]:
-    """``candidate`` (bool), ``kinds`` (uint8 bitmask) and ``score`` (float32) from the evidence kinds."""
-    candidate = veg_loss & (bare | water) & support
-    kinds = veg_loss.astype("uint8")  # KIND_VEG_LOSS
-    for mask, bit in ((bare, KIND_BARE), (water, KIND_WATER), (texture, KIND_TEXTURE), (near, KIND_NEAR_WATER)):
-        kinds |= mask.astype("uint8") * np.uint8(bit)
-    return candidate, kinds, _score_table(params.mining)[kinds]
 
 
 def empty_detection_state(template: xr.Dataset | xr.DataArray, *,
@@ -495,7 +375,7 @@ def peti_evidence(cube: xr.Dataset, clear: xr.DataArray, stats: xr.Dataset, para
           else with_activity_state(state)[list(STATE_VARS)])
     st.attrs = dict(state.attrs) if state is not None else dict(st.attrs)
     done = set(json.loads(st.attrs.get("acquisitions", "[]")))
-    d_last = {k: xr.full_like(stats["ndvi_median"], np.nan, dtype="float32") for k in _D_VARS}
+    d_last = {k: xr.full_like(stats["ndvi_median"], np.nan, dtype="float32") for k in D_VARS}
     n_clear = xr.zeros_like(stats["ndvi_median"], dtype="uint8")
     keep = ("time", "y", "x", "spatial_ref")
     cube = cube.drop_vars([c for c in cube.coords if c not in keep])
@@ -510,20 +390,20 @@ def peti_evidence(cube: xr.Dataset, clear: xr.DataArray, stats: xr.Dataset, para
         ok = clear.sel(time=t).drop_vars("time", errors="ignore")
         ev = acquisition_evidence(obs, stats, params, near=near)
         st = update_detection(st, ev, ok, epoch_day(t), params)
-        latest = xr.apply_ufunc(_take_where, ok, *(ev[k] for k in _D_VARS), *(d_last[k] for k in _D_VARS),
-                                output_core_dims=[[]] * len(_D_VARS), dask="parallelized",
-                                output_dtypes=[np.float32] * len(_D_VARS), join="exact", keep_attrs=False)
-        d_last = {k: v.assign_attrs(ev[k].attrs) for k, v in zip(_D_VARS, latest, strict=True)}
+        latest = xr.apply_ufunc(_take_where, ok, *(ev[k] for k in D_VARS), *(d_last[k] for k in D_VARS),
+                                output_core_dims=[[]] * len(D_VARS), dask="parallelized",
+                                output_dtypes=[np.float32] * len(D_VARS), join="exact", keep_attrs=False)
+        d_last = {k: v.assign_attrs(ev[k].attrs) for k, v in zip(D_VARS, latest, strict=True)}
         n_clear = (n_clear + ok.astype("uint8")).astype("uint8")
         done.add(date)
     out = st.copy()
     out["confidence"] = confidence_level(st, params)
-    for k in _D_VARS:
+    for k in D_VARS:
         out[k] = d_last[k]
     out["permanent_water"] = stats["permanent_water"].astype(bool)
     out["n_clear"] = n_clear
     out = out.drop_vars([c for c in out.coords if c not in ("y", "x", "spatial_ref")])
     out.attrs = {"acquisitions": json.dumps(sorted(done))}
     order = ["confidence", "score", "n_confirm", "first_detected", "last_detected", "last_active", "kinds",
-             *_D_VARS, "permanent_water", "n_miss", "n_clear", *_LOOK_VARS]
+             *D_VARS, "permanent_water", "n_miss", "n_clear", *_LOOK_VARS]
     return out[order]
