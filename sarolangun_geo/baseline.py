@@ -31,9 +31,12 @@ active mine does not become "normal" after N observations.
 Storage
 -------
 :func:`write_state` / :func:`read_state` keep one zarr store per canonical tile
-(``<state_dir>/<name>/<tile_id>.zarr``), written atomically (temp + rename).
-The same helpers carry the week-to-week detection state of
-:mod:`sarolangun_geo.change.mining`.
+(``<state_dir>/<name>/<tile_id>.zarr``), written atomically (temp + rename),
+zstd level :data:`ZSTD_LEVEL`.  The same helpers carry the week-to-week
+detection state of :mod:`sarolangun_geo.change.mining`.  A weekly update reads
+its baseline lazily and folds only the season of its acquisitions: the other
+season's ring buffers are read only where the statistics need them, one chunk
+at a time, and are hard-linked, not rewritten, into the new snapshot.
 """
 
 from __future__ import annotations
@@ -237,45 +240,99 @@ def _fold_numpy(state: xr.Dataset, values: xr.Dataset, clear: xr.DataArray, excl
     """:func:`update_state` for numpy-backed inputs: scatter each clear value into its slot in place.
 
     The same result as the lazy path, without materialising a full
-    ``(slot, y, x)`` temporary per acquisition and variable.
+    ``(slot, y, x)`` temporary per acquisition and variable.  Only the seasons
+    and months of the folded acquisitions are touched: of a state read lazily
+    (``read_state(..., load=False)``) only those are read, and the others stay
+    on disk, as lazy (dask) parts of the returned variables, so a week holds one
+    season's ring buffers, not both (:func:`write_state` links the others).
     """
     n = params.buffer_size
-    def own(name: str, dtype: str) -> np.ndarray:
-        a = state[name].values
-        writable = a.flags.writeable and a.flags.c_contiguous and a.dtype == dtype
-        return a if not copy and writable else np.array(a, dtype=dtype, order="C")
-
-    bufs = {v: own(f"buf_{v}", "int16") for v in BASELINE_VARS}
-    count = own("count", "uint16")
-    month_obs = own("month_obs", "uint16")
-    month_water = own("month_water", "uint16")
+    months = pd.DatetimeIndex(values.time.values).month
+    touched = {"season": sorted({int(seasons[i]) for i in order}),
+               "month": sorted({int(months[i]) - 1 for i in order})}
+    dtypes = {**{f"buf_{v}": "int16" for v in BASELINE_VARS}, "count": "uint16", "month_obs": "uint16",
+              "month_water": "uint16"}
+    parts: dict[str, dict[int, np.ndarray]] = {}
+    for name, dtype in dtypes.items():
+        var = state[name]
+        dim = str(var.dims[0])
+        parts[name] = {}
+        for i in touched[dim]:
+            a = var.isel({dim: i}).values  # a view of an in-memory state; one chunk of a lazily read one
+            writable = a.flags.writeable and a.flags.c_contiguous and a.dtype == dtype
+            parts[name][i] = a if not copy and writable else np.array(a, dtype=dtype, order="C")
     vals = {v: values[v].transpose("time", "y", "x").values for v in BASELINE_VARS}
     ok_all = clear.transpose("time", "y", "x").values.astype(bool) & ~np.isnan(vals["ndvi"])
     if exclude is not None:
         ex = exclude.transpose(*(("time",) if "time" in exclude.dims else ()), "y", "x").values.astype(bool)
         ok_all = ok_all & ~(ex if ex.ndim == 3 else ex[None])
-    months = pd.DatetimeIndex(values.time.values).month
     water_code = params.water_mndwi
     for i in order:
         s, m = int(seasons[i]), int(months[i]) - 1
         yy, xx = np.nonzero(ok_all[i])
-        slot = (count[s, yy, xx] % n).astype(np.intp)
+        count = parts["count"][s]
+        slot = (count[yy, xx] % n).astype(np.intp)
         for v in BASELINE_VARS:
             x = vals[v][i, yy, xx]
             code = np.clip(np.rint(x / BUF_SCALE), -32767, 32767)
-            bufs[v][s, slot, yy, xx] = np.where(np.isnan(x), BUF_NODATA, code).astype("int16")
-        count[s, yy, xx] += np.uint16(1)
-        month_obs[m, yy, xx] += np.uint16(1)
+            parts[f"buf_{v}"][s][slot, yy, xx] = np.where(np.isnan(x), BUF_NODATA, code).astype("int16")
+        count[yy, xx] += np.uint16(1)
+        parts["month_obs"][m][yy, xx] += np.uint16(1)
         wet = vals["mndwi"][i, yy, xx] > water_code
-        month_water[m, yy[wet], xx[wet]] += np.uint16(1)
+        parts["month_water"][m][yy[wet], xx[wet]] += np.uint16(1)
     out = state.copy()
-    for v in BASELINE_VARS:
-        out[f"buf_{v}"] = (state[f"buf_{v}"].dims, bufs[v])
-    out["count"] = (state["count"].dims, count)
-    out["month_obs"] = (state["month_obs"].dims, month_obs)
-    out["month_water"] = (state["month_water"].dims, month_water)
+    for name, dtype in dtypes.items():
+        out[name] = (state[name].dims, _assemble(state[name], parts[name], dtype))
     out.attrs = dict(state.attrs)
     return out
+
+
+def _assemble(var: xr.DataArray, parts: dict[int, np.ndarray], dtype: str) -> Any:
+    """``var`` with its leading-dimension slices ``parts`` replaced (numpy if ``var`` is in memory, else dask).
+
+    The slices of a lazily read ``var`` that are not in ``parts`` stay unread:
+    they become dask chunks that read them when (if ever) computed.
+    """
+    dim = str(var.dims[0])
+    if var.variable._in_memory:
+        full = var.values
+        if full.dtype != dtype or not all(np.may_share_memory(p, full) for p in parts.values()):
+            full = np.array(full, dtype=dtype, order="C")
+            for i, p in parts.items():
+                full[i] = p
+        return full
+    import dask.array as da
+
+    def chunk(task: Any, shape: tuple[int, ...]) -> Any:  # a one-chunk dask array (from_array would copy)
+        name = f"state-{uuid.uuid4().hex}"
+        return da.Array({(name, *(0,) * len(shape)): task}, name, chunks=tuple((n,) for n in shape), dtype=dtype)
+
+    shape = (1, *var.shape[1:])
+    pieces = [chunk(parts[i][None], shape) if i in parts
+              else chunk((_read, var.isel({dim: slice(i, i + 1)}), dtype), shape) for i in range(var.sizes[dim])]
+    return da.concatenate(pieces, axis=0)
+
+
+def _index_values(var: xr.DataArray, i: int) -> np.ndarray:
+    """``var[i]`` along its leading dimension, as numpy (read-only use).
+
+    For a variable of :func:`_assemble` this reads one stored chunk, or returns a
+    folded one as it is (``.values`` would copy it: dask copies one-chunk results).
+    """
+    import dask
+    import dask.array as da
+    from dask.core import flatten
+
+    x = var.isel({var.dims[0]: i}).data
+    if isinstance(x, da.Array) and x.npartitions == 1:
+        (out,) = dask.get(x.__dask_graph__(), list(flatten(x.__dask_keys__())))
+        return np.asarray(out)
+    return np.asarray(x)
+
+
+def _read(var: xr.DataArray, dtype: str) -> np.ndarray:
+    """The values of a lazily read ``var`` (a task of :func:`_assemble`: reads when computed)."""
+    return np.asarray(var.values, dtype=dtype)
 
 
 def _encode(v: xr.DataArray) -> xr.DataArray:
@@ -504,17 +561,30 @@ def refresh_stats(stats: xr.Dataset, state: xr.Dataset, params: BaselineParams, 
     out = stats.copy(deep=copy)
     if not idx.size:
         return out
-    sub: dict[str, Any] = {}
-    for name, var in state.data_vars.items():
-        rest = [d for d in var.dims if d not in ("y", "x")]
-        flat = var.transpose("y", "x", *rest).values.reshape(mask.size, *(var.sizes[d] for d in rest))
-        sub[str(name)] = (("pixel", *rest), flat[idx])
+    sub = {str(name): _pixels(var, idx) for name, var in state.data_vars.items()}
     part = baseline_stats(xr.Dataset(sub, attrs=state.attrs), params, when).compute()
     for v in out.data_vars:
         if out[v].dims != ("y", "x"):
             raise ValueError(f"stats variable {v} has dims {out[v].dims}, expected ('y', 'x')")
         np.put(out[v].values, idx, part[v].values)
     return out
+
+
+def _pixels(var: xr.DataArray, idx: np.ndarray) -> tuple[tuple[str, ...], np.ndarray]:
+    """``var`` at the flat ``(y, x)`` pixel indices ``idx``: dims ``("pixel", *other dims)``.
+
+    Gathered one index of the leading ``season``/``month`` dimension at a time,
+    so a lazily read (or dask) state holds one of its chunks at a time.
+    """
+    rest = [str(d) for d in var.dims if d not in ("y", "x")]
+    if not rest or rest[0] not in _SPLIT_DIMS:
+        flat = var.transpose("y", "x", *rest).values.reshape(-1, *(var.sizes[d] for d in rest))
+        return ("pixel", *rest), flat[idx]
+    dim, inner = rest[0], rest[1:]
+    var = var.transpose(dim, *inner, "y", "x")
+    sizes = tuple(var.sizes[d] for d in inner)
+    pieces = [np.moveaxis(_index_values(var, i).reshape(*sizes, -1)[..., idx], -1, 0) for i in range(var.sizes[dim])]
+    return ("pixel", *rest), np.stack(pieces, axis=1)
 
 
 def folded_pixels(count_before: Any, state: xr.Dataset) -> np.ndarray:
@@ -564,17 +634,23 @@ def _tile_path(state_dir: Path, name: str, tile: str) -> Path:
 _SPLIT_DIMS = ("season", "month")
 
 
+def _split_vars(part: xr.Dataset) -> list[str]:
+    """The variables stored one chunk per index of their leading ``season``/``month`` dimension."""
+    return [str(v) for v in part.data_vars if part[v].dims and part[v].dims[0] in _SPLIT_DIMS]
+
+
 def _chunk_file(store: Path, var: str, index: int, ndim: int) -> Path:
     return store / var / "c" / str(index) / Path(*["0"] * (ndim - 1))
 
 
-def _unchanged(part: xr.Dataset, prev: Path | None) -> dict[str, set[int]]:
+def _unchanged(part: xr.Dataset, prev: Path | None, dest: Path) -> dict[str, set[int]]:
     """Indices along ``season``/``month`` whose chunks equal those of the store ``prev``.
 
     A baseline update changes the buffers and counts of the seasons, and the
     climatology of the months, of the acquisitions it folded and nothing else,
     so when ``prev`` folded a subset of ``part``'s acquisitions (and has the
-    same shape) every other season and month is unchanged.
+    same shape, chunks and codecs as the arrays created in ``dest``) every
+    other season and month is unchanged.
     """
     if prev is None or not prev.is_dir() or "acquisitions" not in part.attrs:
         return {}
@@ -583,9 +659,11 @@ def _unchanged(part: xr.Dataset, prev: Path | None) -> dict[str, set[int]]:
     try:
         group = zarr.open_group(str(prev), mode="r")
         old = set(json.loads(str(group.attrs.get("acquisitions", "[]"))))
-        split = [str(v) for v in part.data_vars if part[v].dims and part[v].dims[0] in _SPLIT_DIMS]
+        split = _split_vars(part)
+        new_group = zarr.open_group(str(dest), mode="r")
         same = all(getattr(group[v], "shape", None) == part[v].shape
-                   and getattr(group[v], "chunks", None) == (1, *part[v].shape[1:]) for v in split)
+                   and getattr(group[v], "chunks", None) == (1, *part[v].shape[1:])
+                   and _codecs(group[v].metadata) == _codecs(new_group[v].metadata) for v in split)
     except Exception:  # an unreadable previous store: write everything
         return {}
     new = set(json.loads(part.attrs["acquisitions"]))
@@ -597,17 +675,56 @@ def _unchanged(part: xr.Dataset, prev: Path | None) -> dict[str, set[int]]:
     return {"season": {0, 1} - seasons, "month": set(range(12)) - {m - 1 for m in dates.month}}
 
 
-def _write_store(part: xr.Dataset, dest: Path, prev: Path | None) -> None:
-    """Write one tile's store; season/month chunks unchanged since ``prev`` are hard-linked."""
+#: zstd level of the stored chunks: level 1 encodes the ring buffers 2.5x faster than the default
+#: (3) at the same size (the statistics and weekly stores grow ~20 %); decoding does not depend on it.
+ZSTD_LEVEL = 1
+
+
+def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
+    from zarr.codecs import ZstdCodec
+
+    return {str(v): {"compressors": (ZstdCodec(level=ZSTD_LEVEL),)} for v in ds.data_vars}
+
+
+def _codecs(meta: Any) -> str:
+    """An array's codec pipeline without the compression levels (chunks of any level decode alike)."""
+    def strip(c: Any) -> Any:
+        if isinstance(c, dict):
+            return {k: strip(v) for k, v in c.items() if k != "level"}
+        return [strip(v) for v in c] if isinstance(c, list) else c
+
+    return json.dumps(strip([c.to_dict() for c in meta.codecs]), sort_keys=True, default=str)
+
+
+def _link_tree(src: Path, dest: Path) -> None:
+    """Recreate the folder ``src`` at ``dest`` with its files hard-linked."""
+    for root, _, files in os.walk(src):
+        target = dest / Path(root).relative_to(src)
+        target.mkdir(parents=True, exist_ok=True)
+        for f in files:
+            os.link(Path(root) / f, target / f)
+
+
+def _write_store(part: xr.Dataset, dest: Path, prev: Path | None, same: Path | None = None,
+                 same_vars: tuple[str, ...] = ()) -> None:
+    """Write one tile's store; season/month chunks unchanged since ``prev`` are hard-linked.
+
+    So are the variables ``same_vars``, from the store ``same`` (when it has them all).
+    """
     import dask.array as da
     import zarr
 
-    split = [str(v) for v in part.data_vars if part[v].dims and part[v].dims[0] in _SPLIT_DIMS]
-    keep = _unchanged(part, prev)
+    linked = [v for v in same_vars if v in part.data_vars]
+    if same is None or not all((same / v / "zarr.json").is_file() for v in linked):
+        linked = []
+    full, part = part, part.drop_vars(linked)
+    split = _split_vars(part)
     lazy = part.copy()
     for v in split:  # a lazy stand-in (never computed): to_zarr writes only its metadata, no copy of the data
         lazy[v] = part[v].copy(data=da.zeros(part[v].shape, dtype=part[v].dtype, chunks=(1, *part[v].shape[1:])))
-    lazy.to_zarr(dest, mode="w", consolidated=False, compute=False)  # metadata + the other variables
+    lazy.to_zarr(dest, mode="w", consolidated=False, compute=False,  # metadata + the other variables
+                 encoding=_encoding(lazy))
+    keep = _unchanged(part, prev, dest)
     for v in split:
         arr = zarr.open_array(str(dest / v), mode="r+")
         dim, ndim = str(part[v].dims[0]), part[v].ndim
@@ -621,11 +738,20 @@ def _write_store(part: xr.Dataset, dest: Path, prev: Path | None) -> None:
                     continue
                 except OSError:  # another filesystem: fall back to writing
                     pass
-            arr[i] = part[v].isel({dim: i}).values  # a lazily read state reads only this chunk
+            arr[i] = _index_values(part[v], i)  # a lazily read state reads only this chunk
+    if linked:
+        try:
+            for v in linked:
+                _link_tree(same / v, dest / v)  # type: ignore[operator]
+        except OSError:  # another filesystem: write them
+            for v in linked:
+                shutil.rmtree(dest / v, ignore_errors=True)
+            full[linked].to_zarr(dest, mode="a", consolidated=False, encoding=_encoding(full[linked]))
 
 
 def write_state(state: xr.Dataset, state_dir: str | Path, name: str = "baseline",
-                link_from: str | None = None) -> list[Path]:
+                link_from: str | None = None, *, same_as: str | None = None,
+                same_vars: tuple[str, ...] = ()) -> list[Path]:
     """Write ``state`` as one zarr store per canonical tile it touches; returns the paths.
 
     Each store is written to a temporary folder and renamed into place, so a
@@ -635,6 +761,11 @@ def write_state(state: xr.Dataset, state_dir: str | Path, name: str = "baseline"
     (the name of the snapshot this state was updated from by :func:`update_state`), chunks that the
     update cannot have changed are hard-linked from it (same bytes, no
     compression, half the disk) instead of being written again.
+
+    ``same_vars`` are variables that the caller read unchanged from the
+    snapshot ``same_as`` (e.g. the statistics a week reused): their files are
+    hard-linked from it (the same bytes as writing them again) instead of
+    being encoded and written.
     """
     gbox = check_grid(state)
     paths = []
@@ -642,15 +773,20 @@ def write_state(state: xr.Dataset, state_dir: str | Path, name: str = "baseline"
         y0 = round((gbox.affine.f - tbox.affine.f) / 10)
         x0 = round((tbox.affine.c - gbox.affine.c) / 10)
         part = state.isel(y=slice(y0, y0 + tbox.shape[0]), x=slice(x0, x0 + tbox.shape[1]))
-        if _is_lazy(part):
-            part = part.compute()  # (lazily indexed variables are read chunk by chunk below)
+        split = _split_vars(part)
+        lazy = [v for v in part.data_vars if v not in split and part[v].chunks is not None]
+        if lazy:  # (split variables, lazily indexed or dask, are computed chunk by chunk below)
+            part = part.assign({v: part[v].compute() for v in lazy})
         for v in part.variables.values():
             v.encoding = {}
         dest = _tile_path(Path(state_dir), name, tid)
         dest.parent.mkdir(parents=True, exist_ok=True)
+        for stale in [*dest.parent.glob(f".{dest.name}.*.tmp"), *dest.parent.glob(f".{dest.name}.*.old")]:
+            shutil.rmtree(stale, ignore_errors=True)  # left by a killed run (the pipeline's lock is held)
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
         prev = _tile_path(Path(state_dir), link_from, tid) if link_from else None
-        _write_store(part, tmp, prev)
+        same = _tile_path(Path(state_dir), same_as, tid) if same_as else None
+        _write_store(part, tmp, prev, same, same_vars)
         if dest.exists():
             old = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.old")
             dest.rename(old)
@@ -681,9 +817,10 @@ def read_state(state_dir: str | Path, geobox: Any, name: str = "baseline", *,
         if not p.exists():
             missing.append(tid)
             continue
-        ds = xr.open_zarr(p, consolidated=False, chunks=None)  # straight to numpy, no dask graph
         if load:
-            ds = ds.load()
+            ds = xr.open_zarr(p, consolidated=False, chunks=None).load()  # straight to numpy, no dask graph
+        else:  # no cache: a part read once (e.g. one season of the ring buffers) is not kept with the state
+            ds = xr.open_dataset(p, engine="zarr", consolidated=False, chunks=None, cache=False)
         x_first = tbox.affine.c + tbox.affine.a / 2
         y_first = tbox.affine.f + tbox.affine.e / 2
         if (ds.sizes["y"], ds.sizes["x"]) != tuple(tbox.shape) or not (

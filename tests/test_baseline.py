@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import filecmp
 import json
 
 import numpy as np
@@ -11,6 +12,7 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from odc.geo.xr import xr_zeros
+from zarr.codecs import BloscCodec
 
 from sarolangun_geo import baseline, grid
 from sarolangun_geo.baseline import BaselineParams
@@ -295,3 +297,83 @@ def test_refresh_stats__nothing_changed_is_a_copy_and_bad_mask_raises():
     assert same.ndvi_median.values is not s.ndvi_median.values
     with pytest.raises(ValueError, match="shape"):
         baseline.refresh_stats(s, st1, P, None, np.zeros((3, 3), bool))
+
+
+
+def _two_seasons(tmp_path):
+    hist = xr.concat([history(n=5, start="2025-01-05", seed=1), history(n=2, start="2025-07-01", seed=2)], "time")
+    st0 = baseline.update_state(baseline.empty_state(hist, P), hist, all_clear(hist), P)
+    baseline.write_state(st0, tmp_path, "baseline/w1")
+    return st0
+
+
+def _chunk(store, var, i):
+    return store / var / "c" / str(i) / "0" / "0" / ("0" if var.startswith("buf_") else "")
+
+
+def test_update_state__lazily_read_state_reads_and_rewrites_only_the_weeks_season(tmp_path):
+    st0 = _two_seasons(tmp_path)
+    week = history(n=2, start="2025-03-10", seed=3)  # wet season
+    clear = all_clear(week).copy()
+    clear[:, :6, :] = False
+    ref = baseline.update_state(st0, week, clear, P)
+    lazy = baseline.read_state(tmp_path, st0.odc.geobox, "baseline/w1", load=False)
+    before = lazy["count"].sum("season").values
+    st1 = baseline.update_state(lazy, week, clear, P, copy=False)
+    assert st1["buf_ndvi"].chunks is not None  # the dry season stays on disk until needed
+    xr.testing.assert_identical(st1.compute().drop_vars("spatial_ref"), ref.drop_vars("spatial_ref"))
+    (path,) = baseline.write_state(st1, tmp_path, "baseline/w2", link_from="baseline/w1")
+    assert _chunk(path, "buf_ndvi", 1).stat().st_nlink == 2 and _chunk(path, "buf_ndvi", 0).stat().st_nlink == 1
+    back = baseline.read_state(tmp_path, st0.odc.geobox, "baseline/w2")
+    xr.testing.assert_identical(back.drop_vars("spatial_ref"), ref.drop_vars("spatial_ref"))
+    # the statistics refreshed from the lazy state equal those of the full state (for the dry
+    # season, with too few dry looks, from both seasons pooled)
+    touched = baseline.folded_pixels(before, st1)
+    for when in ("2025-03-20", "2025-08-20"):
+        old = baseline.baseline_stats(st0, P, when=when)
+        fresh = baseline.refresh_stats(old, st1, P, when, touched)
+        xr.testing.assert_identical(fresh, baseline.baseline_stats(ref, P, when=when))
+
+
+def test_write_state__same_vars_are_linked_with_the_bytes_of_a_write(tmp_path):
+    st0 = _two_seasons(tmp_path)
+    stats = baseline.baseline_stats(st0, P, when="2025-03-20").compute()
+    baseline.write_state(stats, tmp_path, "stats/w1")
+    week = xr.Dataset({"red": stats["ndvi_median"] * 0 + np.float32(0.03)}).assign(
+        {k: stats[k] for k in ("ndvi_median", "water_freq", "permanent_water")})
+    names = ("ndvi_median", "water_freq", "permanent_water")
+    (linked,) = baseline.write_state(week, tmp_path, "weekly/a", same_as="stats/w1", same_vars=names)
+    (written,) = baseline.write_state(week, tmp_path, "weekly/b")
+    assert (linked / "ndvi_median" / "zarr.json").stat().st_nlink == 2
+    assert (linked / "red" / "zarr.json").stat().st_nlink == 1
+    cmp = filecmp.dircmp(linked, written)
+    assert not cmp.diff_files and not cmp.left_only and not cmp.right_only
+    for sub in names:
+        sc = filecmp.dircmp(linked / sub, written / sub)
+        assert not sc.diff_files and not sc.left_only and not sc.right_only
+    # a snapshot without them: written
+    (alone,) = baseline.write_state(week, tmp_path, "weekly/c", same_as="stats/none", same_vars=names)
+    assert (alone / "ndvi_median" / "zarr.json").stat().st_nlink == 1
+    xr.testing.assert_identical(baseline.read_state(tmp_path, st0.odc.geobox, "weekly/a"),
+                                baseline.read_state(tmp_path, st0.odc.geobox, "weekly/b"))
+
+
+def test_write_state__chunks_of_another_codec_are_not_linked(tmp_path, monkeypatch):
+    wet = history(n=4, start="2025-01-05")
+    st1 = baseline.update_state(baseline.empty_state(wet, P), wet, all_clear(wet), P)
+    monkeypatch.setattr(baseline, "_encoding", lambda ds: {str(v): {"compressors": (BloscCodec(cname="lz4"),)}
+                                                          for v in ds.data_vars})
+    baseline.write_state(st1, tmp_path, "baseline/blosc")
+    monkeypatch.undo()
+    monkeypatch.setattr(baseline, "ZSTD_LEVEL", 5)  # another zstd level: its chunks decode alike
+    baseline.write_state(st1, tmp_path, "baseline/zstd5")
+    monkeypatch.undo()
+    dry = history(n=1, start="2025-07-02", seed=5)
+    st2 = baseline.update_state(st1, dry, all_clear(dry), P)
+    (p1,) = baseline.write_state(st2, tmp_path, "baseline/a", link_from="baseline/blosc")
+    (p2,) = baseline.write_state(st2, tmp_path, "baseline/b", link_from="baseline/zstd5")
+    assert _chunk(p1, "buf_ndvi", 0).stat().st_nlink == 1
+    assert _chunk(p2, "buf_ndvi", 0).stat().st_nlink == 2
+    for name in ("a", "b"):
+        back = baseline.read_state(tmp_path, st2.odc.geobox, f"baseline/{name}")
+        xr.testing.assert_identical(back.drop_vars("spatial_ref"), st2.drop_vars("spatial_ref"))

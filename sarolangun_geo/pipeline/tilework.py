@@ -203,6 +203,7 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
     mid = _week_mid(job.label)
     with dask.config.set(scheduler="sync"):
         stats = _cached_stats(sd, tbox, job.prev, base, mid, params.baseline)
+        stored = stats is not None
         if stats is None:  # no usable stored statistics (older state, another season): sort the buffers
             base = base.load()
             stats = baseline_stats(base, params.baseline, when=mid).compute()
@@ -210,35 +211,40 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
         cube = _load(job, tbox)
         cube = _empty_week(tbox) if cube is None else cube
         changed = det_prev["confidence"] > 0 if det_prev is not None else None
-        clear = clear_mask(cube, params.masking, reference=reference_bands(stats, changed))
-        if cube.sizes["time"]:  # read the week's pixels once; everything below reuses them
+        if cube.sizes["time"]:  # read the week's pixels once; the mask and everything below reuse them
             cube = cube.compute()
-            clear = clear.compute()
+        clear = clear_mask(cube, params.masking, reference=reference_bands(stats, changed)).compute()
         evidence = peti_evidence(cube, clear, stats, params, state=det_prev)
         comp = _composite(cube, clear, tbox)
         weekly = comp.assign({k: stats[k] for k in ROAD_STATS})
         evidence, weekly = dask.compute(evidence, weekly)
     evidence.attrs["week"] = job.label
     write_state(evidence, sd, f"detection/{job.label}")
-    write_state(weekly, sd, f"weekly/{job.label}")
+    # the road statistics are those of stats/<prev> (when read from there): link their files
+    write_state(weekly, sd, f"weekly/{job.label}", same_as=f"stats/{job.prev}" if stored else None,
+                same_vars=ROAD_STATS)
     road_table = tile_road_table(job.roads, job.detection_toml, weekly, stats) if job.roads else None
     if road_table is not None:  # the road pixels' evidence; combined over tiles in weekly_outputs
         write_tile_table(sd, job.label, job.tile, road_table)
     dates = [str(pd.Timestamp(t).date()) for t in cube.time.values]
     exclude = evidence["confidence"] > 0  # ongoing detections stay out of the baseline
+    clear_fraction = float((weekly["n_clear"] > 0).mean())
     info = {"tile": job.tile, "kind": "week", "week": job.label, "prev": job.prev, "acquisitions": dates,
-            "alert_pixels": int(exclude.sum()), "clear_fraction": float((weekly["n_clear"] > 0).mean())}
+            "alert_pixels": int(exclude.sum()), "clear_fraction": clear_fraction}
     del evidence, comp, weekly, road_table, det_prev  # the fold below holds the ring buffers: free the rest
+    nxt = mid + pd.Timedelta(days=7)
+    if clear_fraction > 0.5 or stats.attrs.get("season") != int(season_of(nxt, params.baseline)[0]):
+        base = base.load()  # all statistics are recomputed below from both seasons' buffers: read them once
     with dask.config.set(scheduler="sync"):
-        # numpy in, numpy out: the fold scatters the week's clear values into the ring buffers
+        # the fold scatters the week's clear values into the ring buffers of the week's season; of a
+        # lazily read baseline it reads only that season (the other one is linked, not rewritten)
         count_before = base["count"].sum("season").transpose("y", "x").values
         new_base = update_state(base, cube, clear, params.baseline, exclude=exclude,
                                 copy=False) if cube.sizes["time"] else base
         del base, cube, clear, exclude
         gc.collect()  # the week's cube sits in odc-geo accessor reference cycles
         write_state(new_base, sd, f"baseline/{job.label}", link_from=f"baseline/{job.prev}")
-        _write_next_stats(sd, job.label, new_base, params.baseline, mid + pd.Timedelta(days=7), stats,
-                          folded_pixels(count_before, new_base))
+        _write_next_stats(sd, job.label, new_base, params.baseline, nxt, stats, folded_pixels(count_before, new_base))
     mark_tile_done(sd, job.label, job.tile, info)
     del stats, new_base, count_before
     gc.collect()  # odc-geo's accessor keeps reference cycles: free the tile's arrays now
