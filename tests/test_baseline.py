@@ -188,7 +188,7 @@ def test_sorted_stats__network_sort_matches_nanquantile_and_leaves_input(m):
     a = rng.integers(-9000, 9000, (40, 30, m)).astype("int16")
     a[rng.random(a.shape) < 0.35] = baseline.BUF_NODATA
     before = a.copy()
-    res = baseline._sorted_stats(a, (0.9,), with_mad=True)
+    res = baseline.stats._sorted_stats(a, (0.9,), with_mad=True)
     assert np.array_equal(a, before)  # the kernel sorts a copy, never the caller's ring buffer
     vals = np.where(a == baseline.BUF_NODATA, np.nan, a.astype("float64") * 1e-4)
     with np.errstate(all="ignore"), __import__("warnings").catch_warnings():
@@ -361,11 +361,11 @@ def test_write_state__same_vars_are_linked_with_the_bytes_of_a_write(tmp_path):
 def test_write_state__chunks_of_another_codec_are_not_linked(tmp_path, monkeypatch):
     wet = history(n=4, start="2025-01-05")
     st1 = baseline.update_state(baseline.empty_state(wet, P), wet, all_clear(wet), P)
-    monkeypatch.setattr(baseline, "_encoding", lambda ds: {str(v): {"compressors": (BloscCodec(cname="lz4"),)}
+    monkeypatch.setattr(baseline.store, "_encoding", lambda ds: {str(v): {"compressors": (BloscCodec(cname="lz4"),)}
                                                           for v in ds.data_vars})
     baseline.write_state(st1, tmp_path, "baseline/blosc")
     monkeypatch.undo()
-    monkeypatch.setattr(baseline, "ZSTD_LEVEL", 5)  # another zstd level: its chunks decode alike
+    monkeypatch.setattr(baseline.store, "ZSTD_LEVEL", 5)  # another zstd level: its chunks decode alike
     baseline.write_state(st1, tmp_path, "baseline/zstd5")
     monkeypatch.undo()
     dry = history(n=1, start="2025-07-02", seed=5)
