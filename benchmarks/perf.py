@@ -540,8 +540,8 @@ def write_md(res: dict[str, Any]) -> None:
     ]
     meta = res.get("runs_meta", {})
     L = ["# Performance benchmark (`benchmarks/perf.py`)", "",
-         f"Generated {res.get('generated')} on {res.get('machine')} ({os.cpu_count()} cores shared with "
-         "the test suite, every run under `nice -n 19`).", "",
+         f"Generated {res.get('generated')} on {res.get('machine')} ({os.cpu_count()} cores; the load "
+         "average before and after each case is in the cases table).", "",
          *[f"* AOI **{k}** ({res.get('aoi_megapixels', {}).get(k)} Mpx, {m.get('tiles')} tiles): catalog "
            f"`{m.get('catalog')}`, benchmark week {m['plan']['week']} (acquisitions {m['plan']['week_dates']}), "
            f"baseline acquisitions {m['plan']['baseline_dates']}." for k, m in meta.items()],
