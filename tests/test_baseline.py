@@ -161,6 +161,23 @@ def test_write_read_state__roundtrip_per_tile(tmp_path):
     assert baseline.read_state(tmp_path, st1.odc.geobox) is not None
 
 
+def test_write_state__a_write_killed_between_its_renames_loses_nothing(tmp_path):
+    # a kill after the old store was moved aside and before the new one was moved in leaves no
+    # store but a complete ``.old`` one (and maybe a ``.tmp``): the next write puts it back first
+    ds = history(n=3, size=10, row0=2495, col0=2995)
+    st1 = baseline.update_state(baseline.empty_state(ds, P), ds, all_clear(ds), P)
+    stores = baseline.write_state(st1, tmp_path)
+    for dest in stores:
+        dest.rename(dest.with_name(f".{dest.name}.dead.old"))
+        (dest.parent / f".{dest.name}.dead.tmp").mkdir()
+    assert baseline.read_state(tmp_path, st1.odc.geobox) is None
+    for dest in stores:
+        baseline.store._recover_killed_write(dest)
+    back = baseline.read_state(tmp_path, st1.odc.geobox)
+    xr.testing.assert_identical(back.drop_vars("spatial_ref"), st1.drop_vars("spatial_ref"))
+    assert sorted(p.name for p in (tmp_path / "baseline").iterdir()) == ["x02y02.zarr", "x03y02.zarr"]
+
+
 def test_read_state__missing_returns_none_and_other_extent_raises(tmp_path):
     ds = history(n=2)
     assert baseline.read_state(tmp_path, ds.odc.geobox) is None

@@ -144,6 +144,20 @@ def _write_store(part: xr.Dataset, dest: Path, prev: Path | None, same: Path | N
             full[linked].to_zarr(dest, mode="a", consolidated=False, encoding=_encoding(full[linked]))
 
 
+def _recover_killed_write(dest: Path) -> None:
+    """Tidy what a run killed inside :func:`write_state` left next to ``dest`` (the caller holds the run lock).
+
+    A kill between moving the old store aside and moving the new one in leaves no ``dest``
+    but a complete ``.old`` store: that store is put back (readers see the last complete
+    state, not nothing); other ``.old`` and every ``.tmp`` folder are removed.
+    """
+    olds = sorted(dest.parent.glob(f".{dest.name}.*.old"), key=lambda p: p.stat().st_mtime)
+    if olds and not dest.exists():
+        olds.pop().rename(dest)
+    for stale in [*dest.parent.glob(f".{dest.name}.*.tmp"), *olds]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
 def write_state(state: xr.Dataset, state_dir: str | Path, name: str = "baseline",
                 link_from: str | None = None, *, same_as: str | None = None,
                 same_vars: tuple[str, ...] = ()) -> list[Path]:
@@ -176,8 +190,7 @@ def write_state(state: xr.Dataset, state_dir: str | Path, name: str = "baseline"
             v.encoding = {}
         dest = _tile_path(Path(state_dir), name, tid)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        for stale in [*dest.parent.glob(f".{dest.name}.*.tmp"), *dest.parent.glob(f".{dest.name}.*.old")]:
-            shutil.rmtree(stale, ignore_errors=True)  # left by a killed run (the pipeline's lock is held)
+        _recover_killed_write(dest)
         tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex}.tmp")
         prev = _tile_path(Path(state_dir), link_from, tid) if link_from else None
         same = _tile_path(Path(state_dir), same_as, tid) if same_as else None
