@@ -12,7 +12,6 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from odc.geo.xr import xr_zeros
-from zarr.codecs import BloscCodec
 
 from sarolangun_geo import baseline, grid
 from sarolangun_geo.baseline import BaselineParams
@@ -373,24 +372,3 @@ def test_write_state__same_vars_are_linked_with_the_bytes_of_a_write(tmp_path):
     assert (alone / "ndvi_median" / "zarr.json").stat().st_nlink == 1
     xr.testing.assert_identical(baseline.read_state(tmp_path, st0.odc.geobox, "weekly/a"),
                                 baseline.read_state(tmp_path, st0.odc.geobox, "weekly/b"))
-
-
-def test_write_state__chunks_of_another_codec_are_not_linked(tmp_path, monkeypatch):
-    wet = history(n=4, start="2025-01-05")
-    st1 = baseline.update_state(baseline.empty_state(wet, P), wet, all_clear(wet), P)
-    monkeypatch.setattr(baseline.store, "_encoding", lambda ds: {str(v): {"compressors": (BloscCodec(cname="lz4"),)}
-                                                          for v in ds.data_vars})
-    baseline.write_state(st1, tmp_path, "baseline/blosc")
-    monkeypatch.undo()
-    monkeypatch.setattr(baseline.store, "ZSTD_LEVEL", 5)  # another zstd level: its chunks decode alike
-    baseline.write_state(st1, tmp_path, "baseline/zstd5")
-    monkeypatch.undo()
-    dry = history(n=1, start="2025-07-02", seed=5)
-    st2 = baseline.update_state(st1, dry, all_clear(dry), P)
-    (p1,) = baseline.write_state(st2, tmp_path, "baseline/a", link_from="baseline/blosc")
-    (p2,) = baseline.write_state(st2, tmp_path, "baseline/b", link_from="baseline/zstd5")
-    assert _chunk(p1, "buf_ndvi", 0).stat().st_nlink == 1
-    assert _chunk(p2, "buf_ndvi", 0).stat().st_nlink == 2
-    for name in ("a", "b"):
-        back = baseline.read_state(tmp_path, st2.odc.geobox, f"baseline/{name}")
-        xr.testing.assert_identical(back.drop_vars("spatial_ref"), st2.drop_vars("spatial_ref"))

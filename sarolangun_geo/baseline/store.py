@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,31 +40,31 @@ def _chunk_file(store: Path, var: str, index: int, ndim: int) -> Path:
     return store / var / "c" / str(index) / Path(*["0"] * (ndim - 1))
 
 
-def _unchanged(part: xr.Dataset, prev: Path | None, dest: Path) -> dict[str, set[int]]:
+def _unchanged(part: xr.Dataset, prev: Path | None, codecs: dict[str, str]) -> dict[str, set[int]]:
     """Indices along ``season``/``month`` whose chunks equal those of the store ``prev``.
 
     A baseline update changes the buffers and counts of the seasons, and the
     climatology of the months, of the acquisitions it folded and nothing else,
     so when ``prev`` folded a subset of ``part``'s acquisitions (and has the
-    same shape, chunks and codecs as the arrays created in ``dest``) every
-    other season and month is unchanged.
+    same shapes and chunks, and the codec pipelines ``codecs`` of the arrays being
+    written) every other season and month is unchanged.  ``prev``'s metadata
+    is read as JSON and parsed by zarr (no zarr I/O machinery), so a store written by
+    ``to_zarr`` (earlier versions) is linked from alike.
     """
     if prev is None or not prev.is_dir() or "acquisitions" not in part.attrs:
         return {}
-    import zarr
-
     try:
-        group = zarr.open_group(str(prev), mode="r")
-        old = set(json.loads(str(group.attrs.get("acquisitions", "[]"))))
+        attrs = json.loads((prev / "zarr.json").read_text())["attributes"]
+        old = set(json.loads(str(attrs.get("acquisitions", "[]"))))
         split = _split_vars(part)
-        new_group = zarr.open_group(str(dest), mode="r")
-        same = all(getattr(group[v], "shape", None) == part[v].shape
-                   and getattr(group[v], "chunks", None) == (1, *part[v].shape[1:])
-                   and _codecs(group[v].metadata) == _codecs(new_group[v].metadata) for v in split)
+        metas = {v: _read_array_meta(prev / v) for v in split}
+        same = all(metas[v].shape == part[v].shape
+                   and metas[v].chunks == (1, *part[v].shape[1:])
+                   and _codecs(metas[v]) == codecs[v] for v in split)
     except Exception:  # an unreadable previous store: write everything
         return {}
     new = set(json.loads(part.attrs["acquisitions"]))
-    if not same or not old <= new or group.attrs.get("dry_months") != part.attrs.get("dry_months"):
+    if not same or not old <= new or attrs.get("dry_months") != part.attrs.get("dry_months"):
         return {}
     dates = pd.DatetimeIndex(sorted(new - old))
     dry = json.loads(part.attrs.get("dry_months", "[]"))
@@ -73,12 +75,15 @@ def _unchanged(part: xr.Dataset, prev: Path | None, dest: Path) -> dict[str, set
 #: zstd level of the stored chunks: level 1 encodes the ring buffers 2.5x faster than the default
 #: (3) at the same size (the statistics and weekly stores grow ~20 %); decoding does not depend on it.
 ZSTD_LEVEL = 1
+#: zstd level of the coordinate arrays: zarr's default (``to_zarr`` wrote them so; kept for identical bytes).
+_COORD_ZSTD_LEVEL = 0
 
 
-def _encoding(ds: xr.Dataset) -> dict[str, dict[str, Any]]:
+def _compressors(name: str, ds: xr.Dataset) -> tuple[Any, ...]:
+    """Compressors of variable ``name``: zstd at :data:`ZSTD_LEVEL` (data), zarr's default (coordinates)."""
     from zarr.codecs import ZstdCodec
 
-    return {str(v): {"compressors": (ZstdCodec(level=ZSTD_LEVEL),)} for v in ds.data_vars}
+    return (ZstdCodec(level=ZSTD_LEVEL if name in ds.data_vars else _COORD_ZSTD_LEVEL),)
 
 
 def _codecs(meta: Any) -> str:
@@ -89,6 +94,122 @@ def _codecs(meta: Any) -> str:
         return [strip(v) for v in c] if isinstance(c, list) else c
 
     return json.dumps(strip([c.to_dict() for c in meta.codecs]), sort_keys=True, default=str)
+
+
+def _read_array_meta(path: Path) -> Any:
+    """The parsed zarr v3 metadata of the array stored at ``path``."""
+    from zarr.core.metadata import ArrayV3Metadata
+
+    return ArrayV3Metadata.from_dict(json.loads((path / "zarr.json").read_text()))
+
+
+@dataclass(frozen=True)
+class _Array:
+    """One array of a store being written: its zarr metadata and its CF-encoded variable."""
+
+    meta: Any  # zarr.core.metadata.ArrayV3Metadata
+    var: xr.Variable  # encoded; a one-element stand-in when ``as_is``
+    fill: Any  # numpy scalar: chunks equal to it are not stored (zarr's ``write_empty_chunks=False``)
+    as_is: bool = False  # the chunks are the unencoded variable's values (encoding changes only attributes)
+
+
+def _encode(ds: xr.Dataset, split: list[str]) -> tuple[dict[str, _Array], dict[str, Any]]:
+    """The arrays and group attributes that ``ds.to_zarr(..., zarr_format=3)`` would write.
+
+    xarray's own encoders make the variables and attributes (CF encoding, the
+    ``coordinates`` attribute, the base64 ``_FillValue`` of floats, NaN as the fill
+    value of floats); chunks are zarr's default guess, one index of the leading
+    dimension for the ``split`` variables; compressors are :func:`_compressors`.
+    A split variable is encoded through a one-element stand-in (a lazily read one
+    is not read here) when encoding leaves its dtype, hence its values, as they are.
+    """
+    from xarray.backends.zarr import FillValueCoder, encode_zarr_attr_value, encode_zarr_variable
+    from xarray.conventions import encode_dataset_coordinates
+    from zarr.codecs import BytesCodec
+    from zarr.core.chunk_grids import _guess_chunks
+    from zarr.core.metadata import ArrayV3Metadata
+    from zarr.dtype import parse_dtype
+
+    variables, attrs = encode_dataset_coordinates(ds)
+    arrays = {}
+    for name, var in variables.items():
+        as_is = name in split
+        if as_is:
+            standin = xr.Variable(var.dims, np.zeros((1,) * var.ndim, var.dtype), var.attrs, var.encoding)
+            enc = encode_zarr_variable(standin, name=name, zarr_format=3)
+            as_is = enc.dtype == var.dtype
+        if not as_is:
+            enc = encode_zarr_variable(var, name=name, zarr_format=3)
+        var_attrs = dict(enc.attrs)
+        fill = enc.encoding.get("fill_value", np.nan if enc.dtype.kind == "f" else None)
+        if var_attrs.get("_FillValue") is not None:
+            var_attrs["_FillValue"] = FillValueCoder.encode(var_attrs.pop("_FillValue"), enc.dtype)
+        dtype = parse_dtype(enc.dtype, zarr_format=3)
+        chunks = (1, *var.shape[1:]) if name in split else _guess_chunks(var.shape, enc.dtype.itemsize)
+        meta = ArrayV3Metadata(
+            shape=var.shape, data_type=dtype, fill_value=dtype.default_scalar() if fill is None else fill,
+            chunk_grid={"name": "regular", "configuration": {"chunk_shape": chunks}},
+            chunk_key_encoding={"name": "default", "separator": "/"},
+            codecs=(BytesCodec(), *_compressors(str(name), ds)), dimension_names=enc.dims or None,
+            attributes={k: encode_zarr_attr_value(v) for k, v in var_attrs.items()})
+        arrays[str(name)] = _Array(meta, enc, meta.fill_value, as_is)
+    return arrays, {k: encode_zarr_attr_value(v) for k, v in attrs.items()}
+
+
+def _write_metadata(path: Path, meta: Any) -> None:
+    from zarr.core.buffer import default_buffer_prototype
+
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "zarr.json").write_bytes(meta.to_buffer_dict(default_buffer_prototype())["zarr.json"].to_bytes())
+
+
+def _is_fill(block: np.ndarray, fill: Any) -> bool:
+    """Whether ``block`` equals the fill value everywhere (zarr's test: NaN equals NaN, -0.0 is not 0.0)."""
+    if block.dtype.kind == "f" and fill == 0:  # compare bit patterns
+        bits = f"u{block.dtype.itemsize}"
+        block, fill = block.view(bits), np.array(fill, block.dtype).view(bits)
+    first = block[(0,) * block.ndim] if block.size else fill
+    if not (first == fill or (first != first and fill != fill)):  # the usual case, at once
+        return False
+    full = np.broadcast_to(np.asarray(fill, block.dtype), block.shape)
+    return bool(np.array_equal(block, full, equal_nan=True))
+
+
+def _write_chunks(path: Path, arr: _Array, values: Any, index: int | None = None) -> None:
+    """Store the chunks of ``values`` (all of the array, or its ``index`` along the leading dimension).
+
+    Each chunk is padded with the fill value to the chunk shape, serialized
+    little-endian in C order and zstd-compressed: the codec pipeline ``bytes,
+    zstd`` of ``arr.meta``, so the bytes are those zarr writes.  Chunks equal to
+    the fill value are not stored, as zarr does by default.
+    """
+    from numcodecs import Zstd
+
+    (zstd,) = (c for c in arr.meta.codecs if c.to_dict()["name"] == "zstd")
+    codec = Zstd(level=zstd.level, checksum=zstd.checksum)
+    dtype = arr.var.dtype.newbyteorder("<") if arr.var.dtype.itemsize > 1 else arr.var.dtype
+    data = np.asarray(values, dtype=dtype)
+    chunks = arr.meta.chunks
+    if index is not None:
+        data, chunks = data[None], (1, *chunks[1:])
+    grid = [range(0, n, c) for n, c in zip(data.shape, chunks, strict=True)]
+    made: set[Path] = set()
+    for origin in itertools.product(*grid):
+        block = data[tuple(slice(o, o + c) for o, c in zip(origin, chunks, strict=True))]
+        if _is_fill(block, arr.fill):
+            continue
+        if block.shape != tuple(chunks):  # an edge chunk: stored at the full chunk shape
+            full = np.full(chunks, arr.fill, dtype=dtype)
+            full[tuple(slice(0, n) for n in block.shape)] = block
+            block = full
+        coords = [o // c for o, c in zip(origin, chunks, strict=True)]
+        if index is not None:
+            coords[0] = index
+        target = path.joinpath("c", *map(str, coords))
+        if target.parent not in made:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            made.add(target.parent)
+        target.write_bytes(codec.encode(np.ascontiguousarray(block)))
 
 
 def _link_tree(src: Path, dest: Path) -> None:
@@ -105,35 +226,42 @@ def _write_store(part: xr.Dataset, dest: Path, prev: Path | None, same: Path | N
     """Write one tile's store; season/month chunks unchanged since ``prev`` are hard-linked.
 
     So are the variables ``same_vars``, from the store ``same`` (when it has them all).
+    The store is what ``to_zarr(dest, mode="w", consolidated=False)`` wrote (same
+    metadata, same chunk bytes; see :func:`_encode`), written as files without zarr's
+    and xarray's per-array machinery (each of its calls is a round trip through
+    zarr's event loop): all metadata first, then the chunks.
     """
-    import dask.array as da
-    import zarr
-
     linked = [v for v in same_vars if v in part.data_vars]
     if same is None or not all((same / v / "zarr.json").is_file() for v in linked):
         linked = []
-    full, part = part, part.drop_vars(linked)
     split = _split_vars(part)
-    lazy = part.copy()
-    for v in split:  # a lazy stand-in (never computed): to_zarr writes only its metadata, no copy of the data
-        lazy[v] = part[v].copy(data=da.zeros(part[v].shape, dtype=part[v].dtype, chunks=(1, *part[v].shape[1:])))
-    lazy.to_zarr(dest, mode="w", consolidated=False, compute=False,  # metadata + the other variables
-                 encoding=_encoding(lazy))
-    keep = _unchanged(part, prev, dest)
-    for v in split:
-        arr = zarr.open_array(str(dest / v), mode="r+")
-        dim, ndim = str(part[v].dims[0]), part[v].ndim
-        for i in range(part[v].shape[0]):
-            src = _chunk_file(prev, v, i, ndim) if prev is not None else None
+    arrays, attrs = _encode(part, split)
+    from zarr.core.group import GroupMetadata
+
+    _write_metadata(dest, GroupMetadata(attributes=attrs, zarr_format=3))
+    for name, arr in arrays.items():  # all metadata first
+        if name not in linked:
+            _write_metadata(dest / name, arr.meta)
+    keep = _unchanged(part, prev, {v: _codecs(arrays[v].meta) for v in split})
+    for name, arr in arrays.items():
+        if name in linked:
+            continue
+        if name not in split:
+            _write_chunks(dest / name, arr, arr.var.data)
+            continue
+        var, dim = part[name], str(part[name].dims[0])
+        for i in range(var.shape[0]):
+            src = _chunk_file(prev, name, i, var.ndim) if prev is not None else None
             if i in keep.get(dim, set()) and src is not None and src.is_file():
-                target = _chunk_file(dest, v, i, ndim)
+                target = _chunk_file(dest, name, i, var.ndim)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 try:
                     os.link(src, target)
                     continue
                 except OSError:  # another filesystem: fall back to writing
                     pass
-            arr[i] = _index_values(part[v], i)  # a lazily read state reads only this chunk
+            values = _index_values(var, i) if arr.as_is else arr.var[i].values
+            _write_chunks(dest / name, arr, values, index=i)  # a lazily read state reads only this chunk
     if linked:
         try:
             for v in linked:
@@ -141,7 +269,8 @@ def _write_store(part: xr.Dataset, dest: Path, prev: Path | None, same: Path | N
         except OSError:  # another filesystem: write them
             for v in linked:
                 shutil.rmtree(dest / v, ignore_errors=True)
-            full[linked].to_zarr(dest, mode="a", consolidated=False, encoding=_encoding(full[linked]))
+                _write_metadata(dest / v, arrays[v].meta)
+                _write_chunks(dest / v, arrays[v], arrays[v].var.data)
 
 
 def _recover_killed_write(dest: Path) -> None:
