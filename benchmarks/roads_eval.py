@@ -30,8 +30,8 @@ Run::
     python benchmarks/roads_eval.py eval [--diag] [--set KEY=VALUE ...]   # tables (if stale) + score
 
 ``eval`` prints P/R/F1 per scenario, false positives by cause, and pooled counts per group;
-``--set`` changes road settings for the run only (experiments).  Tune on ``demo-42`` and the
-extra worlds only; ``demo-2027`` and ``hard-1234`` are held out.  ``ROADS_EVAL_CACHE`` sets the
+``--set`` changes road settings for the run only (experiments).  Tune on ``demo-42``, ``roadtune-*``
+and ``demotune-*`` only; ``demo-2027``, ``hard-1234`` and ``roadheld-*`` are held out.  ``ROADS_EVAL_CACHE`` sets the
 cache folder (default ``/tmp/roads_eval``).
 """
 
@@ -348,8 +348,9 @@ def evaluate(names: list[str], rp: RoadParams, diag: bool = False) -> dict[str, 
                 print("  FP", x)
             for x in r["road_misses"]:
                 print("  FN", x)
-    groups = {"tuning": [n for n in out if n == "demo-42" or n in EXTRA], "held-out": [n for n in out if n in SCENARIOS
-                                                                                       and n != "demo-42"],
+    role = {**SCENARIOS, **EXTRA}
+    groups = {"tuning": [n for n in out if role.get(n, "").startswith("tune")],
+              "held-out": [n for n in out if role.get(n, "").startswith("held-out")],
               "detection benchmark (demo-42, demo-2027, hard-1234)": [n for n in out if n in SCENARIOS]}
     for g, members in groups.items():
         if len(members) > 1:

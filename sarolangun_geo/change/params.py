@@ -109,6 +109,9 @@ class RoadParams:
     dark_min_dbsi: float = -0.02
     dark_radius_m: float = 100.0
     river_buffer_m: float = 60.0
+    river_land_scoring: bool = True
+    river_land_max_water_freq: float = 0.05
+    river_land_max_mndwi: float = -0.1
     context_radius_m: float = 200.0
     context_max_frac: float = 0.2
     context_max_frac_land: float = 0.15

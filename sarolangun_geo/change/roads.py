@@ -78,7 +78,8 @@ PIXEL_COLUMNS = ["segment", "scorable", "valid", "n_clear", "mndwi", "redness", 
 #: RoadParams fields the per-tile step uses (the others only matter when combining).
 PIXEL_PARAMS = frozenset({"corridor_half_width_m", "river_buffer_m", "context_radius_m", "context_min_seen",
                           "dark_radius_m", "bare_dbsi", "veg_loss_dndvi", "veg_base_ndvi", "water_mndwi",
-                          "max_base_water_freq", "water_dmndwi"})
+                          "max_base_water_freq", "water_dmndwi", "river_land_scoring",
+                          "river_land_max_water_freq", "river_land_max_mndwi"})
 #: Evidence kinds (the shares published per segment).
 KINDS = ("water", "bare", "veg_loss", "surface_change")
 _STATS = ("ndvi_median", "bsi_median", "mndwi_median", "nir_median", "swir16_median", "water_freq",
@@ -178,6 +179,38 @@ def _near_river(permanent_water: np.ndarray, params: RoadParams, pix: tuple[np.n
     return disk_sums(pw, (int(np.floor(d * d)),), pix)[0] > 0
 
 
+def _river_land(a: dict[str, np.ndarray], mndwi_now: np.ndarray, seen: np.ndarray, params: RoadParams,
+                at: Any) -> np.ndarray:
+    """Pixels near a river that are scored anyway: land in the baseline and not water this week.
+
+    Near a river (:func:`_near_river`) the false alarms come from the water itself: the stage
+    rises over the banks and falls again, dry-season sandbars emerge and drown, mixed pixels at
+    the water's edge hold more or less water from week to week.  Each of these is a pixel that
+    is water in its baseline some of the time, or water now.  A bridge approach or a road along
+    the bank is neither, and its damage (a slide, soil washed over it, a cut through the verge,
+    mud and ruts) is a change of land material that the non-water kinds see; so, with
+    ``river_land_scoring``, a pixel near a river is scored when
+
+    * its baseline saw water on at most ``river_land_max_water_freq`` of its clear looks (a
+      sandbar or bank the river covers in some season, even briefly, is out), and its baseline
+      median MNDWI is at most ``river_land_max_mndwi`` (well below the water line: a pixel at
+      the water's edge that holds part of the channel has its median near it), and
+    * it is clear this week with MNDWI at most ``water_mndwi`` (not water now: a high stage over
+      the bank or a flooded approach is out this week, neither evidence nor cloud).  Its ``water``
+      kind therefore never fires (it needs MNDWI above ``water_mndwi``): near rivers only soil,
+      vegetation loss and darkening of the surface count.
+
+    A pixel of this kind under cloud counts as a scorable pixel that was not clear.  ``at``
+    selects the scored pixels (as in :func:`_pixel_values`).  All False unless ``river_land_scoring``.
+    """
+    wf, med = at(a["water_freq"]), at(a["mndwi_median"])
+    if not params.river_land_scoring:
+        return np.zeros(np.shape(wf), bool)
+    base_land = (wf <= params.river_land_max_water_freq) & (med <= params.river_land_max_mndwi)
+    wet_now = at(seen) & ~(at(mndwi_now) <= params.water_mndwi)
+    return base_land & ~wet_now
+
+
 def _spectral_angle(a: dict[str, np.ndarray]) -> np.ndarray:
     """Angle (degrees) between the week's ``blue..swir16`` spectrum and the baseline's.
 
@@ -220,10 +253,18 @@ def _pixel_values(a: dict[str, np.ndarray], params: RoadParams, where: np.ndarra
         land = ((a["ndvi_median"] >= params.veg_base_ndvi) & (d["ndvi"] < params.veg_loss_dndvi)) \
             | (d["bsi"] > params.bare_dbsi) | water
         pix = pixels(seen.shape, where)
-        context, dark_ctx = _surroundings(seen, land, dark, params, pix)
+        if params.river_land_scoring:
+            # the land around a pixel scored near a river is land: the river, its sandbars and the
+            # swamps the baseline saw wet (water_freq above max_base_water_freq) change with the
+            # stage (turbid high water brightens, a drowned sandbar darkens) and are left out of
+            # both the changed share and the darkening of the surroundings
+            context, dark_ctx = _surroundings(seen & ~(a["water_freq"] > params.max_base_water_freq), land, dark,
+                                              params, pix)
+        else:
+            context, dark_ctx = _surroundings(seen, land, dark, params, pix)
         p = {k: at(a[k]) for k in (*_ANGLE_KEYS, "ndvi_median", "water_freq")}
         scorable = np.isfinite(p["ndvi_median"]) & np.isfinite(at(ref)) \
-            & ~_near_river(a["permanent_water"], params, pix)
+            & (~_near_river(a["permanent_water"], params, pix) | _river_land(a, now["mndwi"], seen, params, at))
         valid = at(seen) & scorable
         out = {"mndwi": at(now["mndwi"]), "redness": normalized_difference(p["red"], p["blue"]),
                "d_ndvi": at(d["ndvi"]), "d_bsi": at(d["bsi"]), "d_mndwi": at(d["mndwi"]),
@@ -261,8 +302,8 @@ def road_tile_evidence(composite: xr.Dataset, stats: xr.Dataset, seg_raster: xr.
     pandas.DataFrame
         One row per corridor pixel (``seg_raster > 0``, row-major), :data:`PIXEL_COLUMNS`:
         ``segment`` (int32 raster value), ``scorable`` (bool: has a baseline and is not
-        within ``river_buffer_m`` of permanent water), ``valid`` (bool: scorable and
-        clear this week), ``n_clear`` (uint16) and float32
+        within ``river_buffer_m`` of permanent water, unless it is land there by
+        :func:`_river_land`), ``valid`` (bool: scorable and clear this week), ``n_clear`` (uint16) and float32
         (NaN where not valid): ``mndwi`` and ``redness`` (``(red - blue) / (red + blue)``)
         of the week; ``d_ndvi, d_bsi, d_mndwi`` (minus the baseline median);
         ``base_ndvi``, ``water_freq`` (baseline); ``darkening`` (``1 - (nir + swir16)``
@@ -423,7 +464,7 @@ def score_from_tiles(segments: gpd.GeoDataFrame, tables: Sequence[pd.DataFrame],
 
     n_pix = np.maximum(per_segment(np.ones(len(px))), 1)
     n_valid = per_segment(fl["valid"])
-    n_scorable = per_segment(px["scorable"])  # pixels near rivers are never scored: not a cloud
+    n_scorable = per_segment(px["scorable"])  # pixels near rivers not scored (_river_land): not a cloud
     looked = (n_valid >= params.min_clear_frac * n_scorable) & (n_valid >= params.min_clear_px)
     shares = {k: np.where(looked, per_segment(fl[k]) / np.maximum(n_valid, 1), 0.0) for k in KINDS}
     w = {"water": params.w_water, "bare": params.w_bare, "veg_loss": params.w_veg_loss,

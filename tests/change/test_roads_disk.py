@@ -18,6 +18,8 @@ from sarolangun_geo.change.params import load_detection_params, load_road_params
 from sarolangun_geo.indices import bsi, mndwi, ndvi
 
 RP = load_road_params()
+#: The whole-raster reference below has no river-land rule (tests/change/test_roads_river.py covers it).
+RP_PLAIN = dataclasses.replace(RP, river_land_scoring=False)
 P = load_detection_params()
 
 
@@ -110,9 +112,9 @@ def test_road_tile_evidence__surroundings_equal_the_whole_raster_result(world):
     n_checked = 0
     for week in comp.week.values[:4]:
         c = comp.sel(week=week).compute()
-        table = roads.road_tile_evidence(c, stats, seg, RP)
+        table = roads.road_tile_evidence(c, stats, seg, RP_PLAIN)
         a = roads._arrays(c, stats, {})
-        full = roads._pixel_values(a, RP)  # every pixel (the map path)
+        full = roads._pixel_values(a, RP_PLAIN)  # every pixel (the map path)
         for k in roads.PIXEL_COLUMNS[1:]:
             if k != "n_clear":
                 np.testing.assert_array_equal(np.asarray(table[k]), full[k][on], err_msg=k)
