@@ -28,6 +28,7 @@ from .. import aoi, grid
 from ..composites import iso_week, week_bounds
 from ..errors import ConfigError, PipelineError
 from ..sites.lock import RegistryLock
+from .heap import frozen_heap
 from .runconfig import RunConfig
 from .scheduler import SchedulerInfo, use_scheduler
 from .snapshots import atomic_write_text, previous_week, prune, snapshot_weeks, tile_done
@@ -120,7 +121,7 @@ def _job(cfg: RunConfig, tile: str, window: tuple[int, int, int, int], label: st
 def _safe(func: Callable[[TileJob], dict], job: TileJob) -> dict:
     """Run one tile; a failure becomes a record, not an exception (for dask workers too)."""
     try:
-        with dask.config.set(scheduler="sync"):
+        with dask.config.set(scheduler="sync"), frozen_heap():
             return func(job)
     except Exception as exc:
         log.exception("tile %s failed", job.tile)
@@ -138,7 +139,7 @@ def run_tiles(func: Callable[[TileJob], dict], jobs: Sequence[TileJob], sched: S
     if not jobs:
         return []
     jobs = sorted(jobs, key=lambda j: (-(j.window[2] - j.window[0]) * (j.window[3] - j.window[1]), j.tile))
-    if sched.client is not None:
+    if sched.client is not None:  # (each worker freezes its own heap in _safe)
         futures = sched.client.map(_safe, [func] * len(jobs), list(jobs), pure=False)
         results = []
         from distributed import as_completed
@@ -149,6 +150,13 @@ def run_tiles(func: Callable[[TileJob], dict], jobs: Sequence[TileJob], sched: S
             if progress:
                 progress(res)
         return sorted(results, key=lambda r: r["tile"])
+    with frozen_heap():  # the tiles' collections scan only what the tiles make (pipeline.heap)
+        return _run_in_process(func, jobs, sched, progress)
+
+
+def _run_in_process(func: Callable[[TileJob], dict], jobs: Sequence[TileJob], sched: SchedulerInfo,
+                    progress: Callable[[dict], None] | None) -> list[dict]:
+    """:func:`run_tiles` without a dask.distributed client: one tile at a time, or a thread per core."""
     if len(jobs) == 1 or sched.spec == "sync":
         results = []
         for j in jobs:
