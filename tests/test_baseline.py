@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from odc.geo.xr import xr_zeros
 
 from sarolangun_geo import baseline, grid
-from sarolangun_geo.baseline import BaselineParams
+from sarolangun_geo.baseline import BaselineParams, stats
 from sarolangun_geo.errors import BaselineError
 
 BANDS = ("blue", "green", "red", "nir", "swir16", "swir22")
@@ -372,3 +372,72 @@ def test_write_state__same_vars_are_linked_with_the_bytes_of_a_write(tmp_path):
     assert (alone / "ndvi_median" / "zarr.json").stat().st_nlink == 1
     xr.testing.assert_identical(baseline.read_state(tmp_path, st0.odc.geobox, "weekly/a"),
                                 baseline.read_state(tmp_path, st0.odc.geobox, "weekly/b"))
+
+
+def _patchy_state():
+    """Both seasons, some pixels short of ``min_obs_season``, one never clear, NaN nir looks."""
+    hist = xr.concat([history(n=9, start="2025-01-05", seed=4), history(n=3, start="2025-07-01", seed=5)], "time")
+    hist["nir"] = hist.nir.where(~((hist.y == hist.y[2]) & (hist.x == hist.x[5])))  # folded as empty nir slots
+    clear = xr.DataArray(np.random.default_rng(6).random(hist.red.shape) > 0.35, dims=hist.red.dims,
+                         coords=hist.red.coords)
+    clear[:, 0, 0] = False  # empty ring buffers: NaN statistics
+    return baseline.update_state(baseline.empty_state(hist, P), hist, clear, P)
+
+
+@pytest.mark.parametrize("when", [None, "2025-03-20", "2025-08-20"])
+@pytest.mark.parametrize("backend", ["numpy", "dask", "store", "transposed"])
+def test_stats_by_season__equals_baseline_stats(tmp_path, when, backend):
+    st1 = _patchy_state()
+    ref = baseline.baseline_stats(st1, P, when=when).compute()
+    assert bool(ref.ndvi_median.isnull()[0, 0]) and not bool(ref.ndvi_median.isnull()[1, 1])
+    if backend == "dask":
+        st1 = st1.chunk({"y": 4, "x": 3})
+    elif backend == "store":  # lazily read, as a weekly run reads its baseline
+        baseline.write_state(st1, tmp_path, "baseline/w1")
+        st1 = baseline.read_state(tmp_path, st1.odc.geobox, "baseline/w1", load=False)
+    elif backend == "transposed":
+        st1 = st1.transpose("y", "slot", "x", "month", "season")
+    out = baseline.stats_by_season(st1, P, when=when)
+    assert all(v.chunks is None for v in out.data_vars.values())
+    if backend == "store":
+        ref = ref.drop_vars("spatial_ref")
+        out = out.drop_vars("spatial_ref")
+    xr.testing.assert_identical(out, ref)
+
+
+def test_stats_by_season__empty_state_and_gathered_pixels():
+    empty = baseline.empty_state(history(n=1), P)
+    xr.testing.assert_identical(baseline.stats_by_season(empty, P, "2025-03-20"),
+                                baseline.baseline_stats(empty, P, "2025-03-20"))
+    # no (y, x) dims: the pixels refresh_stats gathers
+    st1 = _patchy_state()
+    sub = {str(k): stats._pixels(v, np.arange(0, 100, 7)) for k, v in st1.data_vars.items()}
+    sub_state = xr.Dataset(sub, attrs=st1.attrs)
+    xr.testing.assert_identical(baseline.stats_by_season(sub_state, P, "2025-08-20"),
+                                baseline.baseline_stats(sub_state, P, "2025-08-20"))
+
+
+def test_stats_by_season__reads_the_other_season_only_where_needed(monkeypatch):
+    mature = history(n=8, start="2025-01-05", seed=7)  # every pixel has 8 wet looks, none dry
+    st1 = baseline.update_state(baseline.empty_state(mature, P), mature, all_clear(mature), P)
+    reads = []
+    real = stats._index_values
+    monkeypatch.setattr(stats, "_index_values", lambda var, i: reads.append((var.name, i)) or real(var, i))
+    out = baseline.stats_by_season(st1, P, when="2025-03-20")
+    xr.testing.assert_identical(out, baseline.baseline_stats(st1, P, when="2025-03-20"))
+    # the dry season only for the pooled mndwi p90 and the water / vegetation frequencies
+    assert sorted(v for v, i in reads if i == 1) == ["buf_mndwi", "buf_ndvi"]
+    assert len(reads) == len(set(reads)) == len(baseline.BASELINE_VARS) + 2  # each chunk read once
+
+
+@settings(max_examples=8, deadline=None)
+@given(seed=st.integers(0, 1000), n=st.integers(1, 14), month=st.integers(1, 12))
+def test_hypothesis__stats_by_season_equals_baseline_stats(seed, n, month):
+    ds = history(n=n, seed=seed, start=f"2025-{month:02d}-03")
+    clear = xr.DataArray(np.random.default_rng(seed).random(ds.red.shape) > 0.4, dims=ds.red.dims,
+                         coords=ds.red.coords)
+    st1 = baseline.update_state(baseline.empty_state(ds, P), ds, clear, P)
+    when = f"2025-{(month + seed) % 12 + 1:02d}-15"
+    ref = baseline.baseline_stats(st1, P, when=when).compute()
+    xr.testing.assert_identical(baseline.stats_by_season(st1, P, when=when), ref)
+    xr.testing.assert_identical(baseline.stats_by_season(st1.chunk({"y": 3}), P, when=when), ref)

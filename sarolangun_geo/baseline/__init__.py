@@ -57,6 +57,7 @@ from .stats import (
     reference_bands,
     refresh_stats,
     state_reference_bands,
+    stats_by_season,
 )
 from .store import ZSTD_LEVEL, read_state, write_state
 
@@ -75,6 +76,7 @@ __all__ = [
     "season_of",
     "state_acquisitions",
     "state_reference_bands",
+    "stats_by_season",
     "update_state",
     "write_state",
 ]

@@ -11,7 +11,8 @@ import xarray as xr
 from .state import _INDEX_VARS, BASELINE_VARS, BUF_NODATA, BUF_SCALE, BaselineParams, _index_values, season_of
 from .store import _SPLIT_DIMS
 
-__all__ = ["baseline_stats", "folded_pixels", "reference_bands", "refresh_stats", "state_reference_bands"]
+__all__ = ["baseline_stats", "folded_pixels", "reference_bands", "refresh_stats", "state_reference_bands",
+           "stats_by_season"]
 
 @functools.lru_cache(maxsize=64)
 def _network(m: int) -> tuple[tuple[int, int], ...]:
@@ -133,26 +134,46 @@ def _season_stats(buf: np.ndarray, count: np.ndarray, season: int | None, min_ob
     return res.reshape(*lead, res.shape[-1])
 
 
-def _robust(buf: xr.DataArray, count: xr.DataArray, season: int | None, params: BaselineParams,
-            quantiles: tuple[float, ...] = (), with_mad: bool = True) -> list[xr.DataArray]:
-    """[median, MAD x 1.4826 (floored) or None, *pooled quantiles] of int16-coded ``buf``.
+def _stat_kind(v: str) -> tuple[tuple[float, ...], bool]:
+    """(pooled quantiles, with MAD) of the statistics of variable ``v``."""
+    # the reflectances only need a median (shadow test); mndwi also gets its pooled p90
+    return ((0.9,) if v == "mndwi" else ()), v in _INDEX_VARS
 
-    Season ``season`` where it has ``min_obs_season`` looks, else both seasons pooled.
-    """
+
+def _robust_raw(buf: xr.DataArray, count: xr.DataArray, season: int | None, params: BaselineParams,
+                quantiles: tuple[float, ...] = (), with_mad: bool = True) -> xr.DataArray:
+    """The kernel of :func:`_robust` over all pixels: float32, a new last dim ``_stat`` (lazy stays lazy)."""
     if buf.chunks:
         buf = buf.chunk({"season": -1, "slot": -1})
         count = count.chunk({"season": -1})
     k = 2 if with_mad else 1
-    res = xr.apply_ufunc(_season_stats, buf, count,
-                         kwargs={"season": season, "min_obs_season": params.min_obs_season,
-                                 "quantiles": quantiles, "with_mad": with_mad},
-                         input_core_dims=[["season", "slot"], ["season"]], output_core_dims=[["_stat"]],
-                         dask="parallelized", output_dtypes=["float32"],
-                         dask_gufunc_kwargs={"output_sizes": {"_stat": k + len(quantiles)}})
+    return xr.apply_ufunc(_season_stats, buf, count,
+                          kwargs={"season": season, "min_obs_season": params.min_obs_season,
+                                  "quantiles": quantiles, "with_mad": with_mad},
+                          input_core_dims=[["season", "slot"], ["season"]], output_core_dims=[["_stat"]],
+                          dask="parallelized", output_dtypes=["float32"],
+                          dask_gufunc_kwargs={"output_sizes": {"_stat": k + len(quantiles)}})
+
+
+def _robust_parts(res: xr.DataArray, params: BaselineParams, n_quantiles: int,
+                  with_mad: bool) -> tuple[xr.DataArray, xr.DataArray | None, list[xr.DataArray]]:
+    """(median, MAD x 1.4826 (floored) or None, [quantiles]) from a :func:`_robust_raw` result."""
+    k = 2 if with_mad else 1
     med = res.isel(_stat=0)
-    mad = np.maximum(res.isel(_stat=1) * 1.4826, params.mad_floor).where(med.notnull()).astype("float32") \
-        if with_mad else None
-    return [med, mad, *[res.isel(_stat=k + i) for i in range(len(quantiles))]]
+    mad = np.maximum(res.isel(_stat=1) * 1.4826, params.mad_floor).where(  # type: ignore[union-attr]
+        med.notnull()).astype("float32") if with_mad else None  # (np.maximum of a DataArray is one)
+    return med, mad, [res.isel(_stat=k + i) for i in range(n_quantiles)]
+
+
+def _robust(buf: xr.DataArray, count: xr.DataArray, season: int | None, params: BaselineParams,
+            quantiles: tuple[float, ...] = (), with_mad: bool = True
+            ) -> tuple[xr.DataArray, xr.DataArray | None, list[xr.DataArray]]:
+    """(median, MAD x 1.4826 (floored) or None, [pooled quantiles]) of int16-coded ``buf``.
+
+    Season ``season`` where it has ``min_obs_season`` looks, else both seasons pooled.
+    """
+    res = _robust_raw(buf, count, season, params, quantiles, with_mad)
+    return _robust_parts(res, params, len(quantiles), with_mad)
 
 
 def baseline_stats(state: xr.Dataset, params: BaselineParams, when: Any = None) -> xr.Dataset:
@@ -171,37 +192,174 @@ def baseline_stats(state: xr.Dataset, params: BaselineParams, when: Any = None) 
     NaN statistics where a pixel has no observation.  The statistics are
     exact (sorting the ring buffer), not approximations.
     """
-    bufs = {v: state[f"buf_{v}"] for v in BASELINE_VARS}
-    count = state["count"]
-    n_obs = count.sum("season").astype("uint16")
-    out: dict[str, xr.DataArray] = {}
     season_idx = int(season_of(when, params)[0]) if when is not None else None
-    for v, buf in bufs.items():
-        with_mad = v in _INDEX_VARS  # the reflectances only need a median (shadow test)
-        q = (0.9,) if v == "mndwi" else ()
-        res = _robust(buf, count, season_idx, params, q, with_mad)
-        out[f"{v}_median"] = res[0].astype("float32")
-        if with_mad:
-            out[f"{v}_mad"] = res[1].astype("float32")  # type: ignore[union-attr]
-        if q:
-            out["mndwi_p90"] = res[2].astype("float32")
-    mndwi_code = bufs["mndwi"]
-    valid = mndwi_code != BUF_NODATA
-    wet = (mndwi_code > params.water_mndwi / BUF_SCALE) & valid
-    n_valid = valid.sum(["season", "slot"])
-    out["water_freq"] = (wet.sum(["season", "slot"]) / n_valid.where(n_valid > 0)).astype("float32")
+    raw = {v: _robust_raw(state[f"buf_{v}"], state["count"], season_idx, params, *_stat_kind(v))
+           for v in BASELINE_VARS}
+    mndwi, ndvi = state["buf_mndwi"], state["buf_ndvi"]
+    valid = mndwi != BUF_NODATA
+    n_wet = ((mndwi > params.water_mndwi / BUF_SCALE) & valid).sum(["season", "slot"])
+    n_veg = ((ndvi > params.veg_ndvi / BUF_SCALE) & (ndvi != BUF_NODATA)).sum(["season", "slot"])
     mobs = state["month_obs"]
-    month_freq = state["month_water"] / mobs.where(mobs >= params.min_obs_month)
-    out["water_freq_max"] = month_freq.max("month", skipna=True).fillna(0).where(n_valid > 0).astype("float32")
-    veg = (bufs["ndvi"] > params.veg_ndvi / BUF_SCALE) & (bufs["ndvi"] != BUF_NODATA)
-    out["veg_freq"] = (veg.sum(["season", "slot"]) / n_valid.where(n_valid > 0)).astype("float32")
-    out["n_obs"] = n_obs
+    month_max = (state["month_water"] / mobs.where(mobs >= params.min_obs_month)).max("month", skipna=True)
+    return _stats_dataset(raw, valid.sum(["season", "slot"]), n_wet, n_veg, month_max,
+                          state["count"].sum("season"), params)
+
+
+def _stats_dataset(raw: dict[str, xr.DataArray], n_valid: xr.DataArray, n_wet: xr.DataArray, n_veg: xr.DataArray,
+                   month_max: xr.DataArray, n_obs: xr.DataArray, params: BaselineParams) -> xr.Dataset:
+    """The Dataset of :func:`baseline_stats` from its per-pixel parts (numpy or dask, unchanged).
+
+    ``raw``: :func:`_robust_raw` of each variable; ``n_valid`` / ``n_wet`` /
+    ``n_veg``: int64 counts of valid, wet (MNDWI) and vegetated (NDVI) codes
+    over both seasons; ``month_max``: the largest monthly water share (NaN
+    where no month has enough looks); ``n_obs``: the looks ever folded.
+    """
+    out: dict[str, xr.DataArray] = {}
+    for v in BASELINE_VARS:
+        quantiles, with_mad = _stat_kind(v)
+        med, mad, qs = _robust_parts(raw[v], params, len(quantiles), with_mad)
+        out[f"{v}_median"] = med.astype("float32")
+        if mad is not None:
+            out[f"{v}_mad"] = mad.astype("float32")
+        if qs:
+            out["mndwi_p90"] = qs[0].astype("float32")
+    has_obs = n_valid.where(n_valid > 0)
+    out["water_freq"] = (n_wet / has_obs).astype("float32")
+    out["water_freq_max"] = month_max.fillna(0).where(n_valid > 0).astype("float32")
+    out["veg_freq"] = (n_veg / has_obs).astype("float32")
+    out["n_obs"] = n_obs = n_obs.astype("uint16")
     enough = n_obs >= params.min_obs
     out["permanent_water"] = enough & (out["water_freq"] >= params.permanent_water_freq)
     out["seasonal_water"] = enough & (out["water_freq_max"] >= params.seasonal_water_freq)
     out["vegetated"] = enough & (out["veg_freq"] >= params.vegetated_freq)
     ds = xr.Dataset(out)
     return ds.drop_vars([c for c in ds.coords if c not in ("y", "x", "spatial_ref")])
+
+
+def stats_by_season(state: xr.Dataset, params: BaselineParams, when: Any = None) -> xr.Dataset:
+    """``baseline_stats(state, params, when).compute()``, bit for bit, reading one season chunk at a time.
+
+    The ring buffers are taken one variable and one season at a time (the
+    chunks a store keeps, :func:`~sarolangun_geo.baseline.store.read_state`
+    with ``load=False`` reads only those), and sorted in cache-sized blocks of
+    pixels straight from their ``(slot, pixel)`` layout.  So at most one
+    variable's buffers of both seasons are held (64 MB for a full tile at
+    N = 16) instead of all of them (~400 MB, plus as much again in
+    temporaries); the other season is read only where a statistic needs it.
+    The month climatology is reduced one month at a time.  Inputs on numpy,
+    lazily read or dask arrays; returns a numpy-backed Dataset.
+    """
+    season_idx = int(season_of(when, params)[0]) if when is not None else None
+    pix = [str(d) for d in state["buf_ndvi"].dims if d not in ("season", "slot")]
+    shape = tuple(state.sizes[d] for d in pix)
+    coords = {c: state.coords[c] for c in ("y", "x", "spatial_ref")
+              if c in state.coords and set(state.coords[c].dims) <= set(pix)}
+
+    def wrap(a: np.ndarray, *extra: str) -> xr.DataArray:
+        return xr.DataArray(a.reshape(*shape, *a.shape[1:]), dims=(*pix, *extra), coords=coords)
+
+    count = np.asarray(state["count"].transpose("season", *pix).values).reshape(2, -1)
+    raw, freq = {}, {}
+    for v in BASELINE_VARS:
+        buf = state[f"buf_{v}"].transpose("season", "slot", *pix)
+        threshold = {"mndwi": params.water_mndwi, "ndvi": params.veg_ndvi}.get(v)
+        res, counts = _var_stats(buf, count, season_idx, params.min_obs_season, *_stat_kind(v), threshold)
+        raw[v] = wrap(res, "_stat")
+        if counts is not None:
+            freq[v] = (wrap(counts[0]), wrap(counts[1]))
+    month_max = wrap(_month_water_max(state, params, pix).reshape(-1))
+    return _stats_dataset(raw, *freq["mndwi"], freq["ndvi"][1], month_max, wrap(count.sum(axis=0)), params)
+
+
+def _var_stats(buf: xr.DataArray, count: np.ndarray, season: int | None, min_obs_season: int,
+               quantiles: tuple[float, ...], with_mad: bool,
+               threshold: float | None) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """:func:`_season_stats` of one variable's ``buf`` (dims ``(season, slot, *pixel dims)``), season by season.
+
+    ``count`` is ``(season, pixel)`` (pixel dims flattened).  Returns ``(pixel, stat)``
+    float32 and, when ``threshold`` is given, the valid codes and those above
+    ``threshold`` per pixel over both seasons (int64), else None.  A season is read at most once, and the
+    other season only when a pooled statistic or a count needs it.
+    """
+    n = count.shape[1]
+    k = 2 if with_mad else 1
+    res = np.full((n, k + len(quantiles)), np.nan, "float32")
+    cache: dict[int, np.ndarray] = {}
+
+    def seasons(*which: int) -> list[np.ndarray]:
+        for s in which:
+            if s not in cache:  # one stored chunk of a lazily read state; a view of an in-memory one
+                cache[s] = _index_values(buf, s).reshape(buf.sizes["slot"], -1)
+        return [cache[s] for s in which]
+
+    if season is None:
+        need = np.ones(n, bool)
+    else:
+        need = count[season] < min_obs_season
+        res[:, :k] = _column_stats(seasons(season), (), with_mad)
+    if quantiles:
+        pooled = _column_stats(seasons(0, 1), quantiles, with_mad)
+        res[:, k:] = pooled[:, k:]
+        res[need, :k] = pooled[need, :k]
+    elif need.any():
+        cols = np.flatnonzero(need)
+        res[cols, :k] = _column_stats(seasons(0, 1), (), with_mad, cols)
+    if threshold is None:
+        return res, None
+    (valid0, above0), (valid1, above1) = (_code_counts(a, threshold) for a in seasons(0, 1))
+    return res, (valid0 + valid1, above0 + above1)
+
+
+def _column_stats(parts: list[np.ndarray], quantiles: tuple[float, ...], with_mad: bool,
+                  cols: np.ndarray | None = None) -> np.ndarray:
+    """:func:`_sorted_stats` of the pixels (columns ``cols``, default all) of ``parts`` stacked along slots.
+
+    ``parts`` are ``(slot, pixel)`` int16 arrays (one per season), read only:
+    each block of pixels is copied before it is sorted.  Returns ``(pixel, stat)`` float32.
+    """
+    n = parts[0].shape[1] if cols is None else cols.size
+    m = sum(p.shape[0] for p in parts)
+    out = np.empty((n, 1 + int(with_mad) + len(quantiles)), "float32")
+    step = max(1024, 262144 // max(m, 1))  # ~0.5 MB of int16 codes per block, as _sorted_stats
+    for p0 in range(0, n, step):
+        sel = slice(p0, p0 + step) if cols is None else cols[p0:p0 + step]
+        width = len(range(n)[p0:p0 + step])
+        block = np.empty((m, width), "int16")  # a private, C-ordered copy (the sort runs along its rows)
+        r0 = 0
+        for p in parts:
+            block[r0:r0 + p.shape[0]] = p[:, sel]
+            r0 += p.shape[0]
+        out[p0:p0 + step] = _sorted_stats_block(block, quantiles, with_mad)
+    return out
+
+
+def _code_counts(a: np.ndarray, threshold: float) -> tuple[np.ndarray, np.ndarray]:
+    """Valid codes and codes above ``threshold`` (a value, not a code) per column of ``a`` (int64)."""
+    n_valid = np.empty(a.shape[1], np.int64)
+    n_above = np.empty(a.shape[1], np.int64)
+    step = 65536
+    for p0 in range(0, a.shape[1], step):
+        blk = a[:, p0:p0 + step]
+        valid = blk != BUF_NODATA
+        n_valid[p0:p0 + step] = np.count_nonzero(valid, axis=0)
+        n_above[p0:p0 + step] = np.count_nonzero((blk > threshold / BUF_SCALE) & valid, axis=0)
+    return n_valid, n_above
+
+
+def _month_water_max(state: xr.Dataset, params: BaselineParams, pix: list[str]) -> np.ndarray:
+    """The largest monthly water share per pixel (dims ``pix``; NaN where no month has ``min_obs_month`` looks).
+
+    The same values as ``(month_water / month_obs.where(...)).max("month")`` of
+    :func:`baseline_stats` (a maximum is exact), one month's arrays at a time.
+    """
+    mobs, mwat = state["month_obs"].transpose("month", *pix), state["month_water"].transpose("month", *pix)
+    best = None
+    for i in range(mobs.sizes["month"]):
+        obs = mobs.isel(month=i, drop=True)
+        share = np.asarray((mwat.isel(month=i, drop=True) / obs.where(obs >= params.min_obs_month)).values)
+        best = share if best is None else np.fmax(best, share)
+    assert best is not None
+    return best
 
 
 def refresh_stats(stats: xr.Dataset, state: xr.Dataset, params: BaselineParams, when: Any,
@@ -222,7 +380,7 @@ def refresh_stats(stats: xr.Dataset, state: xr.Dataset, params: BaselineParams, 
         raise ValueError(f"changed has shape {mask.shape}, the state {(state.sizes['y'], state.sizes['x'])}")
     idx = np.flatnonzero(mask.ravel())
     if 2 * idx.size > mask.size:  # most pixels changed: the full computation is as cheap
-        return baseline_stats(state, params, when).compute()
+        return stats_by_season(state, params, when)
     out = stats.copy(deep=copy)
     if not idx.size:
         return out

@@ -26,7 +26,6 @@ from odc.geo.xr import xr_zeros
 from .. import grid
 from ..baseline import (
     BaselineParams,
-    baseline_stats,
     empty_state,
     folded_pixels,
     read_state,
@@ -34,6 +33,7 @@ from ..baseline import (
     refresh_stats,
     season_of,
     state_reference_bands,
+    stats_by_season,
     update_state,
     write_state,
 )
@@ -123,9 +123,18 @@ def _write_next_stats(sd: Path, label: str, state: xr.Dataset, params: BaselineP
     if stats is not None and changed is not None and stats.attrs.get("season") == season:
         nxt = refresh_stats(stats, state, params, when, changed, copy=False)
     else:
-        nxt = baseline_stats(state, params, when=when).compute()
+        nxt = stats_by_season(state, params, when=when)  # one season chunk at a time
     nxt.attrs = {"acquisitions": state.attrs.get("acquisitions", "[]"), "season": season}
     write_state(nxt, sd, f"stats/{label}")
+
+
+def _refreshable(stats: xr.Dataset, changed: np.ndarray, when: pd.Timestamp, params: BaselineParams) -> bool:
+    """Whether :func:`_write_next_stats` can refresh ``stats`` (same season, a minority of pixels ``changed``).
+
+    The rule of :func:`~sarolangun_geo.baseline.refresh_stats`, which recomputes every pixel
+    otherwise; both ways give the same statistics, this only decides what is kept in memory.
+    """
+    return stats.attrs.get("season") == int(season_of(when, params)[0]) and 2 * int(changed.sum()) <= changed.size
 
 
 def run_backfill_tile(job: TileJob) -> dict[str, Any]:
@@ -204,9 +213,9 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
     with dask.config.set(scheduler="sync"):
         stats = _cached_stats(sd, tbox, job.prev, base, mid, params.baseline)
         stored = stats is not None
-        if stats is None:  # no usable stored statistics (older state, another season): sort the buffers
-            base = base.load()
-            stats = baseline_stats(base, params.baseline, when=mid).compute()
+        if stats is None:  # no usable stored statistics (older state, another season): sort the buffers,
+            # one season chunk at a time (the baseline stays lazy: the fold reads only the week's season)
+            stats = stats_by_season(base, params.baseline, when=mid)
             stats.attrs["season"] = int(season_of(mid, params.baseline)[0])
         cube = _load(job, tbox)
         cube = _empty_week(tbox) if cube is None else cube
@@ -232,21 +241,34 @@ def run_week_tile(job: TileJob) -> dict[str, Any]:
     info = {"tile": job.tile, "kind": "week", "week": job.label, "prev": job.prev, "acquisitions": dates,
             "alert_pixels": int(exclude.sum()), "clear_fraction": clear_fraction}
     del evidence, comp, weekly, road_table, det_prev  # the fold below holds the ring buffers: free the rest
+    gc.collect()  # (the evidence and composite arrays sit in accessor reference cycles too; ~40 MB)
     nxt = mid + pd.Timedelta(days=7)
-    if clear_fraction > 0.5 or stats.attrs.get("season") != int(season_of(nxt, params.baseline)[0]):
-        base = base.load()  # all statistics are recomputed below from both seasons' buffers: read them once
     with dask.config.set(scheduler="sync"):
         # the fold scatters the week's clear values into the ring buffers of the week's season; of a
-        # lazily read baseline it reads only that season (the other one is linked, not rewritten)
+        # lazily read baseline it reads only that season (the other one is linked, not rewritten, and
+        # the statistics below read it one variable at a time where they need it, even in a clear week)
         count_before = base["count"].sum("season").transpose("y", "x").values
         new_base = update_state(base, cube, clear, params.baseline, exclude=exclude,
                                 copy=False) if cube.sizes["time"] else base
         del base, cube, clear, exclude
         gc.collect()  # the week's cube sits in odc-geo accessor reference cycles
         write_state(new_base, sd, f"baseline/{job.label}", link_from=f"baseline/{job.prev}")
-        _write_next_stats(sd, job.label, new_base, params.baseline, nxt, stats, folded_pixels(count_before, new_base))
+        folded = folded_pixels(count_before, new_base)
+        if _refreshable(stats, folded, nxt, params.baseline):  # recompute the pixels that folded a look
+            _write_next_stats(sd, job.label, new_base, params.baseline, nxt, stats, folded)
+            del stats, new_base
+        else:  # every statistic is recomputed: from the store just written, one variable and season at a
+            # time, without this week's statistics or folded ring buffers in memory (a clear week)
+            del stats, new_base
+            gc.collect()
+            stored_base = read_state(sd, tbox, f"baseline/{job.label}", load=False)
+            if stored_base is None:
+                raise BaselineError(f"tile {job.tile}: the baseline store of {job.label} vanished right after it "
+                                    f"was written under {sd}; check the disk, then rerun the week")
+            _write_next_stats(sd, job.label, stored_base, params.baseline, nxt)
+            del stored_base
     mark_tile_done(sd, job.label, job.tile, info)
-    del stats, new_base, count_before
+    del count_before, folded
     gc.collect()  # odc-geo's accessor keeps reference cycles: free the tile's arrays now
     return {**info, "status": "ok"}
 
