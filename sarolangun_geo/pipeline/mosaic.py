@@ -1,7 +1,8 @@
-"""Lazy mosaics of per-tile snapshot stores on the AOI's sub-grid."""
+"""Per-tile snapshot stores on the AOI's sub-grid: lazy mosaics, or read one tile at a time."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from odc.geo.xr import xr_coords
 
 from .. import grid
 
-__all__ = ["mosaic"]
+__all__ = ["mosaic", "tile_readers"]
 
 
 def _fill(dtype: np.dtype) -> Any:
@@ -67,3 +68,41 @@ def mosaic(state_dir: str | Path, name: str, gbox: GeoBox, windows: dict[str, tu
     ds = xr.Dataset(out, coords=xr_coords(gbox))
     ds.attrs = {k: v for k, v in first.attrs.items() if k in ("week",)}
     return ds
+
+
+def _variables(ds: xr.Dataset) -> dict[str, np.dtype]:
+    return {str(v): ds[v].dtype for v in ds.data_vars if set(ds[v].dims) == {"y", "x"}}
+
+
+def tile_readers(state_dir: str | Path, name: str, gbox: GeoBox, tiles: list[str]
+                 ) -> tuple[dict[str, np.dtype], Iterator[tuple[str, GeoBox, Any]]]:
+    """The ``(y, x)`` variables of ``<state_dir>/<name>/<tile>.zarr`` and a reader per canonical tile of ``gbox``.
+
+    What :func:`mosaic` gives, for consumers that go tile by tile
+    (:func:`sarolangun_geo.sites.vectorize_tiles`) without a dask graph of the
+    whole AOI: ``(tile id, tile GeoBox, read)`` in the order of
+    :func:`grid.iter_tile_geoboxes`, where ``read(names)`` opens the tile's store
+    and returns numpy arrays (decoded as :func:`mosaic` decodes them); tiles not in
+    ``tiles`` read as the mosaic's fill (NaN / -1 / 0 / False).
+    """
+    root = Path(state_dir) / name
+    if not tiles:
+        raise ValueError(f"no tiles to read for {name}")
+    with xr.open_zarr(root / f"{tiles[0]}.zarr", consolidated=False, chunks=None) as first:
+        dtypes = _variables(first)
+    done = set(tiles)
+
+    def reader(tid: str, tbox: GeoBox) -> Any:
+        def read(names: list[str]) -> dict[str, np.ndarray]:
+            if tid not in done:
+                return {n: np.full(tbox.shape.yx, _fill(dtypes[n]), dtype=dtypes[n]) for n in names}
+            with xr.open_zarr(root / f"{tid}.zarr", consolidated=False, chunks=None) as ds:
+                out = {n: np.asarray(ds[n].transpose("y", "x").values) for n in names}
+            for n, a in out.items():
+                if a.shape != tuple(tbox.shape.yx):
+                    raise ValueError(f"{root / tid}.zarr: {n} has shape {a.shape}, the tile window "
+                                     f"{tuple(tbox.shape.yx)}; the stores do not match the AOI grid")
+            return out
+        return read
+
+    return dtypes, ((tid, tbox, reader(tid, tbox)) for tid, tbox in grid.iter_tile_geoboxes(gbox))

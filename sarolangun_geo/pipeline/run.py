@@ -10,10 +10,13 @@ bytes as an uninterrupted run.
 
 from __future__ import annotations
 
+import ctypes
 import datetime as dt
+import gc
 import json
 import logging
 import time
+import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -39,6 +42,7 @@ __all__ = [
     "aoi_geometry",
     "backfill",
     "last_complete_week",
+    "release_memory",
     "run_tiles",
     "status",
     "weekly",
@@ -118,6 +122,13 @@ def _job(cfg: RunConfig, tile: str, window: tuple[int, int, int, int], label: st
                    state_dir=cfg.paths.state, detection_toml=cfg.paths.thresholds, roads=cfg.layers.roads)
 
 
+def _failure(tile: str, exc: BaseException) -> dict:
+    """A failed tile's record: the error and where it was raised (the run summary keeps it; the log has the rest)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})" if frames else ""
+    return {"tile": tile, "status": "failed", "error": f"{type(exc).__name__}: {exc}{where}"}
+
+
 def _safe(func: Callable[[TileJob], dict], job: TileJob) -> dict:
     """Run one tile; a failure becomes a record, not an exception (for dask workers too)."""
     try:
@@ -125,7 +136,7 @@ def _safe(func: Callable[[TileJob], dict], job: TileJob) -> dict:
             return func(job)
     except Exception as exc:
         log.exception("tile %s failed", job.tile)
-        return {"tile": job.tile, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+        return _failure(job.tile, exc)
 
 
 def run_tiles(func: Callable[[TileJob], dict], jobs: Sequence[TileJob], sched: SchedulerInfo,
@@ -164,7 +175,7 @@ def _run_in_process(func: Callable[[TileJob], dict], jobs: Sequence[TileJob], sc
                 res = func(j)  # a lone tile may use dask's threads inside
             except Exception as exc:
                 log.exception("tile %s failed", j.tile)
-                res = {"tile": j.tile, "status": "failed", "error": f"{type(exc).__name__}: {exc}"}
+                res = _failure(j.tile, exc)
             results.append(res)
             if progress:
                 progress(res)
@@ -186,6 +197,21 @@ def _run_lock(cfg: RunConfig) -> RegistryLock:
     out = Path(cfg.paths.out)
     out.mkdir(parents=True, exist_ok=True)
     return RegistryLock(out / ".pipeline")
+
+
+def release_memory() -> None:
+    """Hand the heap freed by the finished tiles back to the operating system.
+
+    The tiles' arrays are freed when each tile ends, but glibc keeps freed heap
+    (per-thread arenas) mapped, so without this the combine step after the tiles
+    runs on top of the tile phase's high-water mark (the regency's 89 tiles leave
+    ~0.6 GB that no object holds).  A no-op where ``malloc_trim`` does not exist.
+    """
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, musl, Windows)
+        pass
 
 
 def _summarise(summary: RunSummary, results: list[dict]) -> None:
@@ -249,6 +275,7 @@ def weekly(week: str, cfg: RunConfig, *, publish: bool = True,
         _summarise(summary, run_tiles(run_week_tile, jobs, sched, progress))
         log.info("tiles of %s done in %.1f s", week, time.perf_counter() - t0)
         done = [t for t in tiles if t not in summary.tiles_failed]
+        release_memory()
         if done:
             from .weekly_outputs import sites_registry_publish
 

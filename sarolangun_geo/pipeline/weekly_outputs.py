@@ -1,6 +1,6 @@
 """After the tiles: sites, registry, road scores and the published week.
 
-Reads the finished tiles' snapshot stores as lazy mosaics, vectorises the
+Reads the finished tiles' snapshot stores tile by tile, vectorises the
 evidence into sites, attributes them, scores the road segments, upserts the
 registry and publishes the week.  Everything here is deterministic given
 the stores, the registry and the configuration, so a rerun after a crash
@@ -25,10 +25,10 @@ from ..composites import week_bounds
 from ..config import config_hash
 from ..errors import ConfigError
 from ..publish import publish_week
-from ..sites import Registry, RunInfo, attribute_sites, load_sites_config, vectorize
+from ..sites import Registry, RunInfo, attribute_sites, load_sites_config, vectorize_tiles
 from ..sources import load_cube
 from . import roadwork
-from .mosaic import mosaic
+from .mosaic import mosaic, tile_readers
 from .runconfig import RunConfig
 from .snapshots import previous_week
 from .tilework import COMPOSITE_BANDS, ROAD_STATS, _source, tile_info
@@ -61,7 +61,7 @@ def _now() -> dt.datetime | None:
     return dt.datetime.fromtimestamp(int(epoch), dt.UTC) if epoch else None
 
 
-def _roads(cfg: RunConfig, week: str, weekly: Any, windows: dict[str, tuple[int, int, int, int]],
+def _roads(cfg: RunConfig, week: str, gbox: Any, windows: dict[str, tuple[int, int, int, int]],
            done: list[str]) -> gpd.GeoDataFrame | None:
     """Combine the tiles' road pixel tables into the week's segment scores (with persistence).
 
@@ -76,14 +76,16 @@ def _roads(cfg: RunConfig, week: str, weekly: Any, windows: dict[str, tuple[int,
         return None
     state = Path(cfg.paths.state)
     tables = roadwork.read_tile_tables(state, week, done, roadwork.segments_key(segments))
-    gbox = weekly.odc.geobox
-    r0 = round((grid.GRID_Y0 - gbox.affine.f) / grid.RESOLUTION)
-    c0 = round((gbox.affine.c - grid.GRID_X0) / grid.RESOLUTION)
-    for t in (t for t in done if t not in tables):
-        w = windows[t]
-        tile = weekly.isel(y=slice(w[0] - r0, w[2] - r0), x=slice(w[1] - c0, w[3] - c0))
-        tables[t] = road_tile_evidence(tile[[*COMPOSITE_BANDS, "n_clear"]], tile[list(ROAD_STATS)],
-                                       segment_raster(segments, tile, rparams.corridor_half_width_m), rparams)
+    missing = [t for t in done if t not in tables]
+    if missing:
+        weekly = mosaic(state, f"weekly/{week}", gbox, windows, done)
+        r0 = round((grid.GRID_Y0 - gbox.affine.f) / grid.RESOLUTION)
+        c0 = round((gbox.affine.c - grid.GRID_X0) / grid.RESOLUTION)
+        for t in missing:
+            w = windows[t]
+            tile = weekly.isel(y=slice(w[0] - r0, w[2] - r0), x=slice(w[1] - c0, w[3] - c0))
+            tables[t] = road_tile_evidence(tile[[*COMPOSITE_BANDS, "n_clear"]], tile[list(ROAD_STATS)],
+                                           segment_raster(segments, tile, rparams.corridor_half_width_m), rparams)
     previous = roadwork.read_segment_state(state, previous_week(state, done, week))
     scored = score_from_tiles(segments, [tables[t] for t in done], week, rparams, previous)
     roadwork.write_segment_state(state, week, scored)
@@ -110,13 +112,14 @@ def sites_registry_publish(cfg: RunConfig, week: str, gbox: Any, windows: dict[s
     week per clear look and per week of the span (:mod:`sarolangun_geo.sites.lifecycle`).
     """
     state = Path(cfg.paths.state)
-    evidence = mosaic(state, f"detection/{week}", gbox, windows, done)
-    weekly = mosaic(state, f"weekly/{week}", gbox, windows, done)
     geom = aoi.load_regency()
     scfg = load_sites_config(cfg.paths.sites_config)
     reg = Registry(cfg.paths.registry, scfg)
-    vec = vectorize(evidence, scfg.polygonize, footprints=reg.sites() if Path(cfg.paths.registry).exists()
-                    else None, min_clear_frac=scfg.lifecycle.min_clear_frac)
+    # tile by tile from the stores: one tile's arrays at a time, no dask graph of the whole AOI
+    variables, tiles = tile_readers(state, f"detection/{week}", gbox, done)
+    vec = vectorize_tiles(tiles, variables, scfg.polygonize,
+                          footprints=reg.sites() if Path(cfg.paths.registry).exists() else None,
+                          min_clear_frac=scfg.lifecycle.min_clear_frac)
     sites = vec.sites
     if len(sites):  # keep what lies in the regency (the AOI tiles overhang its border)
         sites = sites[sites.intersects(geom.to_crs(grid.CRS_EPSG).union_all())]
@@ -125,7 +128,7 @@ def sites_registry_publish(cfg: RunConfig, week: str, gbox: Any, windows: dict[s
                                  permits=read_layer(cfg.layers.permits, "permits"),
                                  forest=read_layer(cfg.layers.protected_forest, "protected_forest"),
                                  config=scfg.polygonize)
-    road_scores = _roads(cfg, week, weekly, windows, done)
+    road_scores = _roads(cfg, week, gbox, windows, done)
     items = sorted({d for t in done for d in tile_info(state, week, t).get("acquisitions", [])})
     spec = _source(*cfg.source_spec())
     run = RunInfo(sources=(getattr(spec, "name", cfg.source.url),), items=tuple(items),
@@ -136,6 +139,9 @@ def sites_registry_publish(cfg: RunConfig, week: str, gbox: Any, windows: dict[s
               "damaged_segments": int(road_scores["damaged"].sum()) if road_scores is not None else 0}
     outputs: dict[str, str] = {"registry": str(cfg.paths.registry)}
     if publish:
+        del vec, sites, attributed  # the registry holds them now
+        evidence = mosaic(state, f"detection/{week}", gbox, windows, done)
+        weekly = mosaic(state, f"weekly/{week}", gbox, windows, done)
         outputs.update(publish_from_state(cfg, week, gbox, windows, done, reg, road_scores, evidence, weekly,
                                           items, run.config_hash))
     return counts, outputs
@@ -169,7 +175,7 @@ def republish(cfg: RunConfig, week: str, gbox: Any, windows: dict[str, tuple[int
     state = Path(cfg.paths.state)
     evidence = mosaic(state, f"detection/{week}", gbox, windows, done)
     weekly = mosaic(state, f"weekly/{week}", gbox, windows, done)
-    road_scores = _roads(cfg, week, weekly, windows, done)
+    road_scores = _roads(cfg, week, gbox, windows, done)
     items = sorted({d for t in done for d in tile_info(state, week, t).get("acquisitions", [])})
     return publish_from_state(cfg, week, gbox, windows, done, reg, road_scores, evidence, weekly, items,
                               run_config_hash(cfg))

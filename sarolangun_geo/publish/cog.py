@@ -17,9 +17,13 @@ import numpy as np
 
 from ._io import atomic_path
 
-__all__ = ["write_cog", "write_cog_blocks"]
+__all__ = ["COG_CACHE_BYTES", "write_cog", "write_cog_blocks"]
 
 BlockFn = Callable[[int, int], np.ndarray]
+#: GDAL block cache (bytes) while a COG is written.  GDAL's default, 5 % of the RAM, lets the
+#: copy with overviews of a regency raster cache ~1 GB of blocks, which the process then keeps;
+#: the size of the cache does not change the bytes written.
+COG_CACHE_BYTES = 128 * 1024**2
 
 
 def write_cog_blocks(path: str | Path, block: BlockFn, *, shape: tuple[int, int], count: int, dtype: str,
@@ -41,7 +45,7 @@ def write_cog_blocks(path: str | Path, block: BlockFn, *, shape: tuple[int, int]
 
     ny, nx = shape
     predictor = 3 if np.dtype(dtype).kind == "f" else 2
-    with atomic_path(path) as tmp:
+    with rasterio.Env(GDAL_CACHEMAX=COG_CACHE_BYTES), atomic_path(path) as tmp:
         stage = tmp.with_name(tmp.name + ".stage.tif")
         try:
             with rasterio.open(stage, "w", driver="GTiff", width=nx, height=ny, count=count, dtype=dtype, crs=crs,

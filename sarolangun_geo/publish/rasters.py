@@ -21,16 +21,31 @@ from .. import aoi
 from ..grid import check_grid
 from ._io import atomic_write_bytes
 from .cog import write_cog_blocks
-from .imaging import TRUE_COLOUR, overlay_3857, png_bytes, rgb_from_bands
+from .imaging import TRUE_COLOUR, overlay_3857, png_bytes, stretch
 
 __all__ = ["write_evidence_cogs", "write_overlays", "write_truecolour_cog"]
 
 _RGB = ("red", "green", "blue")
 
 
-def _rgb(composite: xr.Dataset) -> np.ndarray:
-    bands = {b: np.asarray(composite[b].values, dtype="float32") for b in _RGB}
-    return np.moveaxis(rgb_from_bands(bands, TRUE_COLOUR), -1, 0)
+def _rgb(composite: xr.Dataset, rows: int = 128) -> np.ndarray:
+    """``(3, y, x)`` uint8 true colour (:data:`.imaging.TRUE_COLOUR`) of a (lazy) composite.
+
+    Band by band, and stretched ``rows`` rows at a time: the stretch works in float64,
+    so a 1 024-row regency block stretched at once would hold ~100 MB per temporary.
+    The values equal ``rgb_from_bands`` of the whole block (the stretch is per pixel).
+    """
+    names, lo, hi = TRUE_COLOUR
+    out: np.ndarray | None = None
+    for i, b in enumerate(names):
+        band = np.asarray(composite[b].values, dtype="float32")
+        if out is None:
+            out = np.empty((len(names), *band.shape), dtype="uint8")
+        for r in range(0, band.shape[0], rows):
+            out[i, r:r + rows] = stretch(band[r:r + rows], lo, hi)
+        del band
+    assert out is not None
+    return out
 
 
 def write_truecolour_cog(path: str | Path, composite: xr.Dataset) -> Path:

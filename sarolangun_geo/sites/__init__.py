@@ -19,7 +19,7 @@ from .attributes import attribute_sites, to_dms
 from .legality import LEGALITY_CLASSES, classify_legality
 from .lifecycle import STATUSES, next_status
 from .params import SitesConfig, load_sites_config
-from .polygonize import EvidenceVectors, vectorize
+from .polygonize import EvidenceVectors, vectorize, vectorize_tiles
 from .priority import priority_scores
 from .registry import Registry, RunInfo
 from .verification import OUTCOMES, VerificationReport, read_verifications
@@ -41,4 +41,5 @@ __all__ = [
     "read_verifications",
     "to_dms",
     "vectorize",
+    "vectorize_tiles",
 ]

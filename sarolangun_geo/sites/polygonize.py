@@ -47,6 +47,7 @@ ignored in the means; a component without any valid value gets NaN.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,8 +64,8 @@ from .. import grid
 from ..errors import SitesInputError
 from .params import LifecycleConfig, PolygonizeConfig
 
-__all__ = ["INDEX_VARS", "KIND_BITS", "EvidenceVectors", "active_day", "clear_looks", "days_to_iso",
-           "vectorize"]
+__all__ = ["INDEX_VARS", "KIND_BITS", "EvidenceVectors", "TileReader", "active_day", "clear_looks", "days_to_iso",
+           "vectorize", "vectorize_tiles"]
 
 INDEX_VARS = ("d_ndvi", "d_bsi", "d_mndwi", "d_ndti")
 #: Bits of the ``kinds`` bitmask (docs §3) and their short names.
@@ -74,6 +75,8 @@ _PX_HA = grid.RESOLUTION**2 / 10_000.0
 _SUMS = (*INDEX_VARS, "score")
 #: ``n_clear`` is uint8 (docs §3); the clear-look histogram of a footprint has this many bins + 1.
 _MAX_LOOKS = 255
+#: ``read(names)`` -> one tile's evidence variables as 2-D numpy arrays (:func:`vectorize_tiles`).
+TileReader = Callable[[list[str]], dict[str, np.ndarray]]
 
 
 @dataclass(frozen=True)
@@ -337,14 +340,49 @@ def vectorize(evidence: xr.Dataset, config: PolygonizeConfig | None = None, *,
     SitesInputError
         If ``confidence`` is missing.
     """
-    cfg = config or PolygonizeConfig()
     gbox = grid.check_grid(evidence)
     if "confidence" not in evidence:
         raise SitesInputError("the evidence Dataset has no 'confidence' variable; pass the output of "
                               "change.mining.peti_evidence (docs §3)")
+
+    def reader(tgbox: Any) -> TileReader:
+        return lambda names: _tile_arrays(evidence, gbox, tgbox, names)
+
+    tiles = ((tid, tgbox, reader(tgbox)) for tid, tgbox in grid.iter_tile_geoboxes(gbox))
+    return vectorize_tiles(tiles, set(map(str, evidence.variables)), config, footprints=footprints,
+                           min_clear_frac=min_clear_frac)
+
+
+def vectorize_tiles(tiles: Iterable[tuple[str, Any, TileReader]], variables: Collection[str],
+                    config: PolygonizeConfig | None = None, *, footprints: gpd.GeoDataFrame | None = None,
+                    min_clear_frac: float = LifecycleConfig.min_clear_frac) -> EvidenceVectors:
+    """:func:`vectorize` from the evidence read one canonical tile at a time.
+
+    Parameters
+    ----------
+    tiles
+        ``(tile id, tile GeoBox, read)`` of every canonical tile of the sub-grid, in the
+        order of :func:`grid.iter_tile_geoboxes`; ``read(names)`` returns the tile's
+        docs §3 variables ``names`` as 2-D numpy arrays on the tile GeoBox.  A tile
+        outside the evidence reads as no evidence (``confidence`` 0, NaN, -1, False).
+    variables
+        The variables the evidence has (at least ``confidence``).
+    config, footprints, min_clear_frac
+        As for :func:`vectorize`.
+
+    Returns
+    -------
+    EvidenceVectors
+        Equal to ``vectorize`` of the mosaic of the tiles; only one tile's arrays
+        are held at a time.
+    """
+    cfg = config or PolygonizeConfig()
+    if "confidence" not in variables:
+        raise SitesInputError("the evidence has no 'confidence' variable; pass the output of "
+                              "change.mining.peti_evidence (docs §3)")
     names = [n for n in ("confidence", "score", "n_confirm", "first_detected", "last_detected", "last_active",
-                         "kinds", *INDEX_VARS, "permanent_water") if n in evidence]
-    has_clear = "n_clear" in evidence
+                         "kinds", *INDEX_VARS, "permanent_water") if n in variables]
+    has_clear = "n_clear" in variables
     fp = None
     acc: dict[str, np.ndarray] = {}
     if footprints is not None and len(footprints):
@@ -357,8 +395,8 @@ def vectorize(evidence: xr.Dataset, config: PolygonizeConfig | None = None, *,
             acc["looks"] = np.zeros((n, _MAX_LOOKS + 1), dtype="int64")
     parts: list[dict[str, Any]] = []
     water: list[Any] = []
-    for tid, tgbox in grid.iter_tile_geoboxes(gbox):
-        a = _tile_arrays(evidence, gbox, tgbox, names)
+    for tid, tgbox, read in tiles:
+        a = read(names)
         mask = a["confidence"] >= cfg.min_confidence
         labels, n = ndimage.label(mask)
         if n:
@@ -369,6 +407,7 @@ def vectorize(evidence: xr.Dataset, config: PolygonizeConfig | None = None, *,
                          rasterio.features.shapes(pw, mask=pw > 0, connectivity=4, transform=tgbox.affine))
         if fp is not None:
             _footprint_sums(a, fp, tgbox, acc)
+        del a, mask, labels
     rows = [_combine([parts[i] for i in g], cfg) for g in _merge_seams(parts)] if parts else []
     min_px = cfg.mmu_ha / _PX_HA
     rows = [r for r in rows if r["n_px"] >= min_px - 1e-9]
@@ -376,7 +415,7 @@ def vectorize(evidence: xr.Dataset, config: PolygonizeConfig | None = None, *,
         r["area_ha"] = round(r["n_px"] * _PX_HA, 4)
         r["geometry"] = _simplify(r["geometry"], cfg.simplify_m)
     cols = ["area_ha", "n_px", "confidence", "score", "n_confirm", "first_detected", "last_detected",
-            *(["last_active"] if "last_active" in evidence else []), "kinds", *INDEX_VARS, "tiles"]
+            *(["last_active"] if "last_active" in variables else []), "kinds", *INDEX_VARS, "tiles"]
     sites = gpd.GeoDataFrame(pd.DataFrame(rows, columns=[*cols, "geometry"]), geometry="geometry", crs=_CRS)
     if len(sites):
         c = sites.geometry.centroid

@@ -44,4 +44,11 @@ def test_run_tiles__threads_capture_a_failing_tile_and_return_sorted():
     assert [r["tile"] for r in res] == sorted(j.tile for j in JOBS)
     failed = {r["tile"]: r for r in res if r["status"] == "failed"}
     assert list(failed) == ["x03y01"] and "disk on fire" in failed["x03y01"]["error"]
+    assert "(at test_run_tiles.py:" in failed["x03y01"]["error"] and "in func)" in failed["x03y01"]["error"]
     assert sorted(started) == sorted(j.tile for j in JOBS)  # the failure did not stop the others
+
+
+def test_release_memory__runs_anywhere():
+    from sarolangun_geo.pipeline.run import release_memory
+
+    assert release_memory() is None  # gc + malloc_trim on glibc, gc alone elsewhere

@@ -44,3 +44,20 @@ def test_write_overlays(tmp_path, composite):
     (s, w), (n, e) = out["limun"]["bounds"]
     assert s < n and w < e and 102 < w < 103
     assert (tmp_path / "reports" / out["limun"]["href"]).is_file()
+
+
+def test_rgb__row_pieces_equal_the_whole_block_stretch():
+    import xarray as xr
+
+    from sarolangun_geo.publish.imaging import TRUE_COLOUR, rgb_from_bands
+    from sarolangun_geo.publish.rasters import _rgb
+
+    rng = np.random.default_rng(0)
+    bands = {b: rng.uniform(-0.05, 0.3, (53, 41)).astype("float32") for b in ("red", "green", "blue")}
+    bands["green"][5:9, 3:30] = np.nan
+    ds = xr.Dataset({b: (("y", "x"), v) for b, v in bands.items()}).chunk({"y": 20, "x": 20})
+    want = np.moveaxis(rgb_from_bands(bands, TRUE_COLOUR), -1, 0)
+    for rows in (1, 7, 128):
+        got = _rgb(ds, rows=rows)
+        assert got.dtype == np.uint8 and got.flags.c_contiguous
+        np.testing.assert_array_equal(got, want)
