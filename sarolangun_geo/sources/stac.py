@@ -38,6 +38,7 @@ fetches a new token when the old one has less than a minute left.
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -204,6 +205,26 @@ def load_items(items: Sequence[pystac.Item], geobox: GeoBox, bands: Sequence[str
     return ds[list(bands)]
 
 
+#: Serialises the parsing of static catalogs: pystac resolves links and caches resolved objects in
+#: place, so two tile threads reading the same catalog at once failed ("HREF ... does not resolve to
+#: a STAC object", "dictionary changed size during iteration").
+_STATIC_LOCK = threading.Lock()
+_STATIC_ITEMS: dict[tuple[str, int], list[pystac.Item]] = {}
+
+
+def _static_items(path: Path) -> list[pystac.Item]:
+    """Every item of the static catalog ``path``, parsed once per process (the caller holds the lock).
+
+    Keyed by the catalog file's modification time, so a rewritten catalog is read again; the
+    regency's catalog has hundreds of items and every tile of a run searches it.
+    """
+    key = (str(path.resolve()), path.stat().st_mtime_ns)
+    if key not in _STATIC_ITEMS:
+        _STATIC_ITEMS.clear()  # one catalog at a time: a run reads one
+        _STATIC_ITEMS[key] = list(pystac.Catalog.from_file(str(path)).get_items(recursive=True))
+    return _STATIC_ITEMS[key]
+
+
 @dataclass(frozen=True)
 class StacSource:
     """Sentinel-2 L2A from a STAC API or a static catalog.
@@ -289,12 +310,9 @@ class StacSource:
         assert path is not None
         if not path.is_file():
             raise SourceError(f"static catalog {path} does not exist; pass the path of its catalog.json")
-        cat = pystac.Catalog.from_file(str(path))
-        spatial = []
-        for it in cat.get_items(recursive=True):
-            if it.geometry is None or not Geometry(it.geometry, "EPSG:4326").intersects(extent):
-                continue
-            spatial.append(it)
+        with _STATIC_LOCK:  # pystac resolves links in place: one thread at a time, each item a private clone
+            spatial = [it.clone() for it in _static_items(path)
+                       if it.geometry is not None and Geometry(it.geometry, "EPSG:4326").intersects(extent)]
         if not spatial:
             raise AOIError(f"the AOI lies outside the coverage of catalog {path} (no item footprint touches it); "
                            "pick an AOI inside the catalog or point to a catalog that covers it")

@@ -134,3 +134,45 @@ def test_stac_source__constructors() -> None:
     pc = StacSource.planetary_computer()
     assert es.url.startswith("https://earth-search.aws.element84.com/v1")
     assert pc.asset_keys["nir"] == "B08" and pc.sign == "planetary-computer"
+
+
+def test_static_search__threads_share_one_parse_and_get_private_items(catalog, aoi) -> None:
+    """Tile threads search one static catalog at once: each gets equal, private items (pystac is not thread-safe)."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sarolangun_geo.sources import stac
+
+    src = StacSource.from_catalog(catalog)
+    start = threading.Barrier(4)
+
+    def search(_):  # type: ignore[no-untyped-def]
+        start.wait()
+        return src.search(grid.subgrid(aoi), dt.date(2022, 1, 1), dt.date(2022, 2, 28))
+
+    with ThreadPoolExecutor(4) as pool:
+        found = list(pool.map(search, range(4)))
+    ids = [sorted(i.id for i in items) for items in found]
+    assert ids[0] and all(x == ids[0] for x in ids)
+    first = {i.id: i for i in found[0]}
+    assert all(i is not first[i.id] for i in found[1])  # clones, not the cached objects
+    assert len(stac._STATIC_ITEMS) == 1
+
+
+def test_static_search__a_rewritten_catalog_is_read_again(tmp_path, catalog, aoi) -> None:
+    import os
+    import shutil
+
+    copy = tmp_path / "cat"
+    shutil.copytree(catalog.parent, copy)
+    src = StacSource.from_catalog(copy / catalog.name)
+    gbox = grid.subgrid(aoi)
+    victim = src.search(gbox, dt.date(2022, 1, 1), dt.date(2022, 2, 28))[0].id
+    cat = pystac.Catalog.from_file(str(copy / catalog.name))
+    links = [ln for ln in cat.links if ln.rel == "item" and ln.get_href().endswith(f"{victim}.json")]
+    assert len(links) == 1
+    cat.links.remove(links[0])  # drop the item from the catalog and rewrite the root
+    cat.save_object(include_self_link=False, dest_href=str(copy / catalog.name))
+    st = (copy / catalog.name).stat()
+    os.utime(copy / catalog.name, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert victim not in {i.id for i in src.search(gbox, dt.date(2022, 1, 1), dt.date(2022, 2, 28))}
