@@ -441,3 +441,30 @@ def test_hypothesis__stats_by_season_equals_baseline_stats(seed, n, month):
     ref = baseline.baseline_stats(st1, P, when=when).compute()
     xr.testing.assert_identical(baseline.stats_by_season(st1, P, when=when), ref)
     xr.testing.assert_identical(baseline.stats_by_season(st1.chunk({"y": 3}), P, when=when), ref)
+
+
+@pytest.mark.parametrize("m", [3, 16, 32])
+def test_sorted_stats__slots_empty_in_a_whole_block_are_skipped_bit_identically(m):
+    rng = np.random.default_rng(m)
+    a = np.full((1200, m), baseline.BUF_NODATA, "int16")
+    n = rng.integers(0, 3, 1200)  # a young ring buffer: slots fill from 0, the rest are empty in every pixel
+    for k in range(2):
+        a[n > k, k] = rng.integers(-9000, 9000, int((n > k).sum()))
+    witness = rng.integers(-9000, 9000, (1, m)).astype("int16")  # every slot filled: nothing is skipped
+    trimmed = baseline.stats._sorted_stats(a, (0.9,), with_mad=True)
+    full = baseline.stats._sorted_stats(np.concatenate([a, witness]), (0.9,), with_mad=True)[:-1]
+    assert np.array_equal(trimmed, full, equal_nan=True)
+    empty = baseline.stats._sorted_stats(np.full((5, m), baseline.BUF_NODATA, "int16"), (0.9,), with_mad=True)
+    assert np.isnan(empty).all()
+
+
+@pytest.mark.parametrize("when", ["2025-03-20", "2025-08-20"])
+def test_stats_by_season__young_baseline_sorts_only_the_pooled_buffers(monkeypatch, when):
+    young = history(n=2, start="2025-01-05", seed=3)  # every pixel lacks min_obs_season looks: pooled statistics
+    st1 = baseline.update_state(baseline.empty_state(young, P), young, all_clear(young), P)
+    parts = []
+    real = stats._column_stats
+    monkeypatch.setattr(stats, "_column_stats", lambda p, *a, **k: parts.append(len(p)) or real(p, *a, **k))
+    out = baseline.stats_by_season(st1, P, when=when)
+    xr.testing.assert_identical(out, baseline.baseline_stats(st1, P, when=when).compute())
+    assert parts and set(parts) == {2}  # no season-only sort whose result would be replaced

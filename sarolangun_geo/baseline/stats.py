@@ -73,7 +73,16 @@ def _sorted_stats(a: np.ndarray, quantiles: tuple[float, ...], with_mad: bool = 
 
 
 def _sorted_stats_block(s: np.ndarray, quantiles: tuple[float, ...], with_mad: bool) -> np.ndarray:
-    """:func:`_sorted_stats` of one block ``s`` (``(m, pixels)``, a private copy: sorted in place)."""
+    """:func:`_sorted_stats` of one block ``s`` (``(m, pixels)``, a private copy: sorted in place).
+
+    Slots empty in every pixel of the block are dropped before the sort: they
+    would sort first and take no part in any statistic, so the result is the
+    same, and a sparse ring buffer (a young baseline, the pooled sort of a
+    season with few looks: slots fill from 0) sorts only its filled slots.
+    """
+    filled = (s != BUF_NODATA).any(axis=1)
+    if not filled.all():
+        s = s[filled] if filled.any() else s[:1]
     m = s.shape[0]
     _network_sort(s)
     n = (s != BUF_NODATA).sum(axis=0)
@@ -124,7 +133,10 @@ def _season_stats(buf: np.ndarray, count: np.ndarray, season: int | None, min_ob
         need = np.ones(b.shape[0], bool)
     else:
         need = np.asarray(count).reshape(-1, 2)[:, season] < min_obs_season
-        res[:, :k] = _sorted_stats(b[:, season, :], (), with_mad)
+        if not need.any():
+            res[:, :k] = _sorted_stats(b[:, season, :], (), with_mad)
+        elif not need.all():  # the others take pooled statistics below
+            res[~need, :k] = _sorted_stats(b[~need, season, :], (), with_mad)
     if quantiles:
         pooled = _sorted_stats(b.reshape(-1, 2 * m), quantiles, with_mad)
         res[:, k:] = pooled[:, k:]
@@ -296,7 +308,11 @@ def _var_stats(buf: xr.DataArray, count: np.ndarray, season: int | None, min_obs
         need = np.ones(n, bool)
     else:
         need = count[season] < min_obs_season
-        res[:, :k] = _column_stats(seasons(season), (), with_mad)
+        own = np.flatnonzero(~need)  # the pixels whose season has enough looks (the others take pooled ones)
+        if own.size == n:
+            res[:, :k] = _column_stats(seasons(season), (), with_mad)
+        elif own.size:
+            res[own, :k] = _column_stats(seasons(season), (), with_mad, own)
     if quantiles:
         pooled = _column_stats(seasons(0, 1), quantiles, with_mad)
         res[:, k:] = pooled[:, k:]
