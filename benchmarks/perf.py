@@ -68,6 +68,7 @@ NAIVE_RSS_PER_CUBE_BYTE = 2.6
 
 TARGETS = {
     "weekly_vs_floor_ratio": ("<=", 2.0),
+    "weekly_vs_floor_ratio_regency": ("<=", 2.0),  # the benchmark AOI
     "rss_regency_vs_kecamatan": ("<=", 1.3),
     "peak_rss_gb_regency": ("<=", 2.5),
     "naive_speedup": (">=", 5.0),
@@ -504,9 +505,9 @@ def _met(key: str, value: Any) -> str:
 
 def write_md(res: dict[str, Any]) -> None:
     rows = [
-        ("weekly_wall_s", "weekly step wall (s), threads", ""),
+        ("weekly_wall_s", "weekly step wall (s), threads, primary kecamatan", ""),
         ("io_floor_wall_s", "I/O floor wall (s): read the week's imagery + the stored state, same tiles", ""),
-        ("weekly_vs_floor_ratio", "weekly / floor", "<= 2"),
+        ("weekly_vs_floor_ratio", "weekly / floor, primary kecamatan", "<= 2"),
         ("weekly_tiles_phase_s", "of which the per-tile phase (s) (rest: sites/registry/roads)", ""),
         ("io_floor_imagery_wall_s", "imagery-only floor (s): load_cube of the week (diagnostic)", ""),
         ("weekly_vs_imagery_floor_ratio", "weekly / imagery-only floor (diagnostic)", ""),
