@@ -207,7 +207,7 @@ def load_items(items: Sequence[pystac.Item], geobox: GeoBox, bands: Sequence[str
 
 #: Serialises the parsing of static catalogs: pystac resolves links and caches resolved objects in
 #: place, so two tile threads reading the same catalog at once failed ("HREF ... does not resolve to
-#: a STAC object", "dictionary changed size during iteration").
+#: a STAC object" in CI; likely also a "dictionary changed size during iteration" seen once).
 _STATIC_LOCK = threading.Lock()
 _STATIC_ITEMS: dict[tuple[str, int], list[pystac.Item]] = {}
 
